@@ -1,0 +1,58 @@
+"""Permit identity: the cadastral code's canonical form and the page identifier."""
+
+import base64
+import re
+from datetime import datetime
+
+CODIGO_CATASTRAL_DIGITS = 15
+_NON_DIGIT = re.compile(r"\D")
+
+
+def normalize_codigo_catastral(value: object) -> str | None:
+    """The cadastral code as 15-digit text, whatever form it came in.
+
+    Servers and pages write it as text with leading zeros ("044104900070000"), as a
+    number that lost them (44104900070000, 44104900070000.0) or with separators
+    ("044-104-900-070-000"). Codes that are not digits are kept as given, stripped.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        if value != value or not value.is_integer():
+            return None
+        value = int(value)
+    text = str(value).strip()
+    if not text:
+        return None
+    if re.fullmatch(r"\d+\.0+", text):
+        text = text.split(".", 1)[0]
+    digits = _NON_DIGIT.sub("", text)
+    if digits and len(digits) <= CODIGO_CATASTRAL_DIGITS and re.fullmatch(r"[\d\s.\-/]+", text):
+        return digits.zfill(CODIGO_CATASTRAL_DIGITS)
+    return text
+
+
+def registration_year(fecha_registro: object) -> int | None:
+    """The year of an ISO-8601 registration date, or None when there is none."""
+    if fecha_registro is None:
+        return None
+    text = str(fecha_registro).strip()
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).year
+    except ValueError:
+        match = re.match(r"(\d{4})-\d{2}-\d{2}", text)
+        return int(match.group(1)) if match else None
+
+
+def permit_identifier(codigo_catastral: str, numero_tramite: int, anio: int) -> str:
+    """The page identifier: base64 of `<codigo>|<numero>|<year>` (UTF-8, padded)."""
+    plain = f"{codigo_catastral}|{numero_tramite}|{anio}"
+    return base64.b64encode(plain.encode("utf-8")).decode("ascii")
+
+
+def decode_identifier(identificador: str) -> tuple[str, int, int]:
+    """The inverse of `permit_identifier`, for the replica and for checks."""
+    codigo, numero, anio = base64.b64decode(identificador).decode("utf-8").split("|")
+    return codigo, int(numero), int(anio)

@@ -1,0 +1,32 @@
+"""Key normalisation: server property names and page labels to the keys users expect."""
+
+import re
+import unicodedata
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_WHITESPACE = re.compile(r"\s+")
+_NOT_KEY_CHAR = re.compile(r"[^a-z0-9_]")
+
+
+def snake_case(name: str) -> str:
+    """`idPCTramite` -> `id_pc_tramite`, `SuperficieConstruida` -> `superficie_construida`."""
+    return _CAMEL_BOUNDARY.sub("_", name.strip()).replace("__", "_").lower()
+
+
+def label_key(label: str) -> str:
+    """A page label as a key: lower case, ñ -> ni, no accents, white space -> `_`.
+
+    Anything outside `[a-z0-9_]` is dropped, so "Código Catastral" gives
+    `codigo_catastral` and "Parámetros (m2)" gives `parametros_m2`.
+    """
+    text = label.strip().lower().replace("ñ", "ni")
+    text = "".join(
+        char for char in unicodedata.normalize("NFD", text) if unicodedata.category(char) != "Mn"
+    )
+    text = _WHITESPACE.sub("_", text)
+    return _NOT_KEY_CHAR.sub("", text)
+
+
+def row_key(labels: list[str]) -> str:
+    """The key of a table row from its label cells, joined with `_sub_` when nested."""
+    return label_key("_sub_".join(labels))
