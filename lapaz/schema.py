@@ -1,0 +1,71 @@
+"""The records the crawl writes: field names and their order."""
+
+# WFS property name (as GeoServer spells it) -> key in tramites.jsonl, in SITE order.
+TRAMITE_PROPERTIES = {
+    "idPCTramite": "id_pc_tramite",
+    "descripcion": "descripcion",
+    "idTipoTramite": "id_tipo_tramite",
+    "fechaRegistro": "fecha_registro",
+    "Solicitante": "solicitante",
+    "arquitectoNombre": "arquitecto_nombre",
+    "arquitectoRegistroNacionalCAB": "arquitecto_registro_nacional_cab",
+    "nroInmueble": "nro_inmueble",
+    "idProyectoDesarrollo": "id_proyecto_desarrollo",
+    "idTipoObra": "id_tipo_obra",
+    "TipoProyecto": "tipo_proyecto",
+    "TipoObra": "tipo_obra",
+    "NumeroTramite": "numero_tramite",
+    "idInsDocumento": "id_ins_documento",
+    "nombreArchivo": "nombre_archivo",
+    "fechaRegistroArch": "fecha_registro_arch",
+    "estadoTramite": "estado_tramite",
+    "resultado": "resultado",
+    "codigoCatastral": "codigo_catastral",
+    "fechaAprobacion": "fecha_aprobacion",
+    "macroDistrito": "macro_distrito",
+    "distritoMunicipal": "distrito_municipal",
+    "cantidadPisos": "cantidad_pisos",
+    "superficieLegal": "superficie_legal",
+    "nombreEdificio": "nombre_edificio",
+    "SuperficieConstruida": "superficie_construida",
+}
+TRAMITE_FIELDS = [*TRAMITE_PROPERTIES.values(), "latitude", "longitude"]
+
+# Keys whose values are whole numbers; the identifier needs their integer form.
+INTEGER_FIELDS = {
+    "id_pc_tramite",
+    "id_tipo_tramite",
+    "id_proyecto_desarrollo",
+    "id_tipo_obra",
+    "numero_tramite",
+    "id_ins_documento",
+    "distrito_municipal",
+}
+FLOAT_FIELDS = {"cantidad_pisos", "superficie_legal", "superficie_construida"}
+# Code-like keys: always text, never numbers (leading zeros matter).
+TEXT_CODE_FIELDS = {"codigo_catastral", "nro_inmueble", "arquitecto_registro_nacional_cab"}
+
+# Every detalles record starts with these, whatever the page held.
+DETALLE_FIELDS = [
+    "id_pc_tramite",
+    "codigo_catastral",
+    "numero_tramite",
+    "anio",
+    "identificador",
+    "url",
+    "error",
+]
+
+# Page section heading (compared without case or accents) -> key prefix.
+SECTIONS = {
+    "datos generales": "gral__",
+    "parametros de construccion": "par__",
+    "otros datos": "otro__",
+}
+SECTION_PREFIXES = list(SECTIONS.values())
+
+# Values of the `error` field of a detalles record.
+ERROR_REFUSED = "rechazada"
+ERROR_NO_SECTIONS = "sin_secciones"
+ERROR_NO_CODIGO = "sin_codigo_catastral"
+ERROR_NO_FECHA = "sin_fecha_registro"
