@@ -1,0 +1,81 @@
+"""Settings of the lapaz project.
+
+Every value here can be overridden for one run with `scrapy crawl tramites -s NAME=VALUE`.
+Where a value differs from Scrapy's default, the comment gives Scrapy's.
+"""
+
+BOT_NAME = "lapaz"
+SPIDER_MODULES = ["lapaz.spiders"]
+NEWSPIDER_MODULE = "lapaz.spiders"
+# Our `crawl` command exits non-zero when the harvest is incomplete (Scrapy's exits 0).
+COMMANDS_MODULE = "lapaz.commands"
+
+# --- The site ---------------------------------------------------------------------------
+# GeoServer WFS 2.0 endpoint and layer of the permits.
+LAPAZ_WFS_URL = "https://sitservicios.lapaz.bo/geoserver/sit/ows"
+LAPAZ_WFS_TYPENAME = "sit:tramitesterritoriales"
+# Features asked per WFS page; the server may cap it lower, the spider copes.
+LAPAZ_WFS_PAGE_SIZE = 5000
+# A stable order keeps pages from skipping or repeating features; empty to not ask.
+LAPAZ_WFS_SORT_BY = "idPCTramite"
+# A permit page is `<LAPAZ_DETALLE_URL>?<base64 identifier>`.
+LAPAZ_DETALLE_URL = "https://sitservicios.lapaz.bo/situtiles/pc/"
+
+# --- Output -----------------------------------------------------------------------------
+# Where tramites.jsonl and detalles.jsonl go (relative to the working directory).
+LAPAZ_DATA_DIR = "data"
+FEED_EXPORT_ENCODING = "utf-8"  # default: None (ASCII escapes in JSON)
+# CSV feeds carry every key of every item, not only those of the first one.
+FEED_EXPORTERS = {"csv": "lapaz.exporters.UnionCsvItemExporter"}
+
+# --- Politeness towards a municipal server ----------------------------------------------
+ROBOTSTXT_OBEY = True  # default: False
+CONCURRENT_REQUESTS = 16  # default: 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4  # default: 8
+# AutoThrottle adapts the delay to the server's latency, backing off as it slows down.
+AUTOTHROTTLE_ENABLED = True  # default: False
+AUTOTHROTTLE_START_DELAY = 0.25  # default: 5.0
+AUTOTHROTTLE_MAX_DELAY = 30.0  # default: 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0  # default: 1.0
+# A 5,000-feature GeoJSON page takes GeoServer several seconds to build.
+DOWNLOAD_TIMEOUT = 120  # default: 180
+
+# --- Retries and user agents ------------------------------------------------------------
+RETRY_ENABLED = True
+RETRY_TIMES = 5  # default: 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]  # default: the same
+DOWNLOADER_MIDDLEWARES = {
+    # scrapy-fake-useragent's own middlewares are broken on this Scrapy: see middlewares.py.
+    "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "lapaz.middlewares.RandomUserAgentMiddleware": 400,
+    "lapaz.middlewares.RetryWithFreshUserAgentMiddleware": 550,
+}
+# fake-useragent's real browser data first; the fixed USER_AGENT only if it fails to load.
+# (Without a fallback string scrapy-fake-useragent silently ends up with ancient agents.)
+FAKEUSERAGENT_PROVIDERS = [
+    "scrapy_fake_useragent.providers.FakeUserAgentProvider",
+    "scrapy_fake_useragent.providers.FixedUserAgentProvider",
+]
+FAKEUSERAGENT_FALLBACK = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/142.0.0.0 Safari/537.36"
+)
+USER_AGENT = FAKEUSERAGENT_FALLBACK
+
+# --- Pipelines, middlewares, extensions ---------------------------------------------------
+SPIDER_MIDDLEWARES = {
+    "lapaz.middlewares.SkipFetchedPagesMiddleware": 950,
+}
+ITEM_PIPELINES = {
+    "lapaz.pipelines.NormaliseTramiteKeysPipeline": 100,
+    "lapaz.pipelines.NormaliseDetalleKeysPipeline": 110,
+    "lapaz.pipelines.JsonLinesWriterPipeline": 800,
+}
+EXTENSIONS = {
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "lapaz.extensions.CrawlSummary": 500,
+}
+
+# --- Logging ----------------------------------------------------------------------------
+LOG_LEVEL = "INFO"  # default: DEBUG

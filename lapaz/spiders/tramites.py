@@ -1,0 +1,266 @@
+"""The `tramites` spider: every WFS feature, and the page of every approved permit."""
+
+import scrapy
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.exceptions import CloseSpider
+from scrapy.http import TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from lapaz.identifiers import permit_identifier
+from lapaz.items import DetalleItem, TramiteItem
+from lapaz.pages import parse_permit_page
+from lapaz.records import Permit, permit_of
+from lapaz.schema import ERROR_NO_CODIGO, ERROR_NO_FECHA, ERROR_NO_SECTIONS, ERROR_REFUSED
+from lapaz.wfs import (
+    FeaturePage,
+    PageRequest,
+    WfsError,
+    follow_up,
+    getfeature_url,
+    pages_after_first,
+    parse_feature_page,
+    point_lat_lon,
+)
+
+ALL_RESULTS = "todos"
+FULL_REFRESH = "completo"
+INCOMPLETE_REASON = "wfs_incomplete"
+# Paging requests go before permit pages: the total and the permits come from them.
+WFS_PRIORITY = 10
+
+
+def _positive_int(name: str, value) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise ValueError(f"-a {name}={value!r}: expected a whole number of at least 1")
+    return number
+
+
+class TramitesSpider(scrapy.Spider):
+    name = "tramites"
+
+    def __init__(self, resultado="APROBADO", limite=None, refresco=None, **kwargs):
+        """Spider arguments (`-a name=value`); Scrapyd adds its own (`_job`), ignored here.
+
+        resultado: the `resultado` values whose permits get their page requested,
+            comma-separated, or `todos` for every permit.
+        limite: harvest at most this many features (for quick runs).
+        refresco: `completo` requests every page again, ignoring those already fetched.
+        """
+        super().__init__(**kwargs)
+        wanted = {value.strip().upper() for value in str(resultado).split(",") if value.strip()}
+        if not wanted:
+            raise ValueError("-a resultado: give one or more values, or 'todos'")
+        self.wanted_results = None if wanted == {ALL_RESULTS.upper()} else wanted
+        self.limit = _positive_int("limite", limite)
+        if refresco not in (None, "", FULL_REFRESH):
+            raise ValueError(f"-a refresco={refresco!r}: the only value is {FULL_REFRESH!r}")
+        self.full_refresh = refresco == FULL_REFRESH
+        self.seen_features: set = set()
+        self.number_matched: int | None = None
+        self.failed_wfs_pages: list[str] = []
+        self.warned_lat_lon = False
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.wfs_url = settings["LAPAZ_WFS_URL"]
+        spider.typename = settings["LAPAZ_WFS_TYPENAME"]
+        spider.page_size = settings.getint("LAPAZ_WFS_PAGE_SIZE")
+        spider.sort_by = settings.get("LAPAZ_WFS_SORT_BY") or None
+        spider.detalle_url = settings["LAPAZ_DETALLE_URL"]
+        crawler.signals.connect(spider.check_harvest, signal=scrapy.signals.spider_idle)
+        return spider
+
+    async def start(self):
+        yield self.wfs_request(PageRequest(0, self._first_count()), role="first")
+
+    def _first_count(self) -> int:
+        return min(self.page_size, self.limit) if self.limit else self.page_size
+
+    def wfs_request(self, page: PageRequest, role: str) -> scrapy.Request:
+        """role: `first` (reads the total), `planned` (known total) or `follow` (unknown)."""
+        url = getfeature_url(
+            self.wfs_url, self.typename, page.start_index, page.count, self.sort_by
+        )
+        return scrapy.Request(
+            url,
+            callback=self.parse_wfs_page,
+            errback=self.wfs_page_failed,
+            cb_kwargs={"page": page, "role": role},
+            priority=WFS_PRIORITY,
+            # The files, not the scheduler, say what is done: a resumed crawl pages again.
+            dont_filter=True,
+            meta={"handle_httpstatus_list": [400]},
+        )
+
+    # The WFS half
+
+    def parse_wfs_page(self, response, page: PageRequest, role: str):
+        try:
+            if response.status == 400:
+                raise WfsError(f"HTTP 400: {response.text[:200]}")
+            content = parse_feature_page(response.body)
+        except WfsError as error:
+            yield from self._wfs_page_broken(response.request, page, role, str(error))
+            return
+        stats = self.crawler.stats
+        stats.inc_value("lapaz/wfs/pages")
+        if content.number_matched is not None:
+            self.number_matched = max(self.number_matched or 0, content.number_matched)
+            stats.set_value("lapaz/wfs/number_matched", self.number_matched)
+        for feature in content.features:
+            if self._limit_reached():
+                break
+            yield from self.feature_records(feature)
+        if self._limit_reached():
+            return
+        yield from self._next_pages(page, role, content)
+
+    def _next_pages(self, page: PageRequest, role: str, content: FeaturePage):
+        if role == "first":
+            planned = "planned" if content.number_matched is not None else "follow"
+            if self.limit and content.number_matched is not None:
+                capped = min(content.number_matched, page.start_index + self.limit)
+                content = FeaturePage(content.features, capped, content.number_returned)
+            for next_page in pages_after_first(page, content):
+                yield self.wfs_request(next_page, role=planned)
+            return
+        next_page = follow_up(page, content, planned=role == "planned")
+        if next_page is not None:
+            yield self.wfs_request(next_page, role=role)
+
+    def _wfs_page_broken(self, request, page: PageRequest, role: str, reason: str):
+        if role == "first" and self.sort_by:
+            self.logger.warning(
+                "The WFS server rejected sortBy=%s (%s); paging without a stable order",
+                self.sort_by,
+                reason,
+            )
+            self.sort_by = None
+            yield self.wfs_request(page, role)
+            return
+        retry = get_retry_request(request, spider=self, reason="invalid WFS page")
+        if retry is not None:
+            yield retry
+            return
+        self._record_wfs_failure(page, reason)
+
+    def wfs_page_failed(self, failure):
+        page = failure.request.cb_kwargs["page"]
+        self._record_wfs_failure(page, _failure_reason(failure))
+
+    def _record_wfs_failure(self, page: PageRequest, reason: str) -> None:
+        self.crawler.stats.inc_value("lapaz/wfs/pages_failed")
+        self.failed_wfs_pages.append(f"startIndex={page.start_index}: {reason}")
+        self.logger.error(
+            "WFS page at startIndex=%d failed after retries: %s", page.start_index, reason
+        )
+
+    def _limit_reached(self) -> bool:
+        return self.limit is not None and len(self.seen_features) >= self.limit
+
+    def feature_records(self, feature: dict):
+        properties = feature.get("properties") or {}
+        permit = permit_of(properties)
+        key = permit.id_pc_tramite if permit.id_pc_tramite is not None else feature.get("id")
+        stats = self.crawler.stats
+        if key is not None and key in self.seen_features:
+            stats.inc_value("lapaz/wfs/duplicate_features")
+            return
+        self.seen_features.add(key)
+        stats.inc_value("lapaz/wfs/features")
+        latitude, longitude, lat_lon_order = point_lat_lon(feature.get("geometry"))
+        if lat_lon_order:
+            stats.inc_value("lapaz/wfs/features_in_lat_lon_order")
+            if not self.warned_lat_lon:
+                self.warned_lat_lon = True
+                self.logger.warning(
+                    "The WFS server writes coordinates in lat,lon order; stored as they are meant"
+                )
+        yield TramiteItem({**properties, "latitude": latitude, "longitude": longitude})
+        if self.wanted_results is None or permit.resultado in self.wanted_results:
+            yield self.detalle_request_or_record(permit)
+
+    # The page half
+
+    def detalle_request_or_record(self, permit: Permit):
+        record = {
+            "id_pc_tramite": permit.id_pc_tramite,
+            "codigo_catastral": permit.codigo_catastral,
+            "numero_tramite": permit.numero_tramite,
+            "anio": permit.anio,
+            "identificador": None,
+            "url": None,
+        }
+        missing = None
+        if permit.codigo_catastral is None:
+            missing = ERROR_NO_CODIGO
+        elif permit.anio is None or permit.numero_tramite is None:
+            missing = ERROR_NO_FECHA if permit.anio is None else "sin_numero_tramite"
+        if missing:
+            self.crawler.stats.inc_value("lapaz/detalles/not_requestable")
+            return DetalleItem({**record, "error": missing})
+        identificador = permit_identifier(
+            permit.codigo_catastral, permit.numero_tramite, permit.anio
+        )
+        url = f"{self.detalle_url}?{identificador}"
+        return scrapy.Request(
+            url,
+            callback=self.parse_detalle,
+            errback=self.detalle_failed,
+            cb_kwargs={"permit": {**record, "identificador": identificador, "url": url}},
+            dont_filter=True,
+        )
+
+    def parse_detalle(self, response, permit: dict):
+        if isinstance(response, TextResponse):
+            page = parse_permit_page(response.text)
+        else:
+            page = parse_permit_page(response.body.decode("utf-8", errors="replace"))
+        if page.refused:
+            error = ERROR_REFUSED
+        elif not page.sections:
+            error = ERROR_NO_SECTIONS
+        else:
+            error = None
+        self.crawler.stats.inc_value(f"lapaz/detalles/{error or 'ok'}")
+        yield DetalleItem({**permit, "error": error, "secciones": page.sections})
+
+    def detalle_failed(self, failure):
+        permit = failure.request.cb_kwargs["permit"]
+        self.crawler.stats.inc_value("lapaz/detalles/failed")
+        yield DetalleItem({**permit, "error": _failure_reason(failure)})
+
+    # The end
+
+    def check_harvest(self):
+        """On idle: a harvest that fell short ends the run with a reason saying so."""
+        received = len(self.seen_features)
+        expected = self.number_matched
+        if expected is not None and self.limit:
+            expected = min(expected, self.limit)
+        stats = self.crawler.stats
+        short = expected is not None and received < expected
+        complete = not self.failed_wfs_pages and not short
+        stats.set_value("lapaz/harvest_complete", complete)
+        if complete:
+            return
+        problems = list(self.failed_wfs_pages)
+        if short:
+            problems.append(f"received {received} features of the {expected} the server matched")
+        self.logger.error("The WFS harvest is incomplete: %s", "; ".join(problems))
+        raise CloseSpider(INCOMPLETE_REASON)
+
+
+def _failure_reason(failure) -> str:
+    if failure.check(HttpError):
+        return f"http_{failure.value.response.status}"
+    error = failure.value
+    return f"{type(error).__name__}: {error}".strip().rstrip(":")

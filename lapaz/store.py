@@ -1,0 +1,123 @@
+"""The data directory: `tramites.jsonl` and `detalles.jsonl`, and what they already hold.
+
+Each run harvests the whole WFS layer again (a few requests) and rewrites
+`tramites.jsonl`; `detalles.jsonl` is kept across runs, so a run requests only the pages
+it lacks: new permits, and pages that failed last time. This is also what makes a killed
+crawl resumable: the files, not the scheduler's queue, are the record of work done.
+"""
+
+import logging
+import os
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from lapaz.schema import ERROR_REFUSED
+
+logger = logging.getLogger(__name__)
+
+TRAMITES_FILE = "tramites.jsonl"
+DETALLES_FILE = "detalles.jsonl"
+
+
+class CorruptJsonLines(ValueError):
+    """A line other than the last one of a JSON-lines file is not JSON."""
+
+
+def read_json_lines(path: Path) -> Iterator[dict]:
+    """The objects of a JSON-lines file; a truncated last line is skipped with a warning."""
+    with path.open("rb") as stream:
+        lines = stream.read().split(b"\n")
+    last = len(lines) - 1
+    for number, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            yield orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            if number < last:
+                raise CorruptJsonLines(f"{path}, line {number + 1}: {error}") from error
+            logger.warning("%s: skipped a truncated last line (an interrupted crawl)", path)
+
+
+def page_is_done(record: dict) -> bool:
+    """A page that answered (with data or with the site's refusal) is not asked again."""
+    return bool(record.get("identificador")) and record.get("error") in (None, ERROR_REFUSED)
+
+
+def detalle_key(record: dict) -> object:
+    return record.get("identificador") or ("id_pc_tramite", record.get("id_pc_tramite"))
+
+
+_STORES_BY_CRAWLER: "weakref.WeakKeyDictionary[object, JsonLinesStore]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class JsonLinesStore:
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.done_identifiers: set[str] = set()
+        self.previous_feature_ids: set[int] = set()
+        self._written = {"tramites": set(), "detalles": set()}
+        self._streams = {}
+
+    @classmethod
+    def for_crawler(cls, crawler) -> "JsonLinesStore":
+        """The one store of a crawl, shared by the writer pipeline and the page filter."""
+        if crawler not in _STORES_BY_CRAWLER:
+            _STORES_BY_CRAWLER[crawler] = cls(Path(crawler.settings["LAPAZ_DATA_DIR"]))
+        return _STORES_BY_CRAWLER[crawler]
+
+    def open(self, full_refresh: bool) -> None:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.data_dir / ".write-test"
+            probe.touch()
+            probe.unlink()
+        except OSError as error:
+            raise OSError(f"the data directory {self.data_dir} is not writable: {error}") from error
+        tramites = self.data_dir / TRAMITES_FILE
+        detalles = self.data_dir / DETALLES_FILE
+        if tramites.exists() and not full_refresh:
+            self.previous_feature_ids = {
+                record.get("id_pc_tramite") for record in read_json_lines(tramites)
+            }
+        if detalles.exists() and not full_refresh:
+            self._keep_finished_pages(detalles)
+        elif detalles.exists():
+            detalles.unlink()
+        self._streams["tramites"] = tramites.open("wb")
+        self._streams["detalles"] = detalles.open("ab")
+
+    def _keep_finished_pages(self, path: Path) -> None:
+        """Rewrite `detalles.jsonl` with one record per finished page, dropping the rest."""
+        kept: dict[object, bytes] = {}
+        for record in read_json_lines(path):
+            if page_is_done(record):
+                kept.setdefault(detalle_key(record), orjson.dumps(record))
+        partial = path.with_suffix(".jsonl.partial")
+        with partial.open("wb") as stream:
+            for line in kept.values():
+                stream.write(line + b"\n")
+        os.replace(partial, path)
+        self.done_identifiers = {key for key in kept if isinstance(key, str)}
+        self._written["detalles"] = set(kept)
+
+    def is_duplicate(self, kind: str, record: dict) -> bool:
+        key = record.get("id_pc_tramite") if kind == "tramites" else detalle_key(record)
+        return key in self._written[kind]
+
+    def write(self, kind: str, record: dict) -> None:
+        key = record.get("id_pc_tramite") if kind == "tramites" else detalle_key(record)
+        self._written[kind].add(key)
+        stream = self._streams[kind]
+        stream.write(orjson.dumps(record) + b"\n")
+        stream.flush()
+
+    def close(self) -> None:
+        for stream in self._streams.values():
+            stream.close()
+        self._streams.clear()

@@ -1,0 +1,155 @@
+"""WFS 2.0 GetFeature paging and GeoJSON decoding, as small pure functions.
+
+Lessons from GDAL's and OWSLib's WFS clients: a server may cap `count`, so a short page
+is not the end; paging without `sortBy` is not stable; an OGC ExceptionReport is an error,
+never "no more features"; the total received is checked against `numberMatched` at the end.
+"""
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import orjson
+
+# La Paz lies at about lat -16.60 … -16.44, lon -68.18 … -68.03; these windows are wide
+# enough for the whole municipality and far enough apart to tell the axis order.
+LATITUDE_WINDOW = (-17.5, -15.5)
+LONGITUDE_WINDOW = (-69.5, -67.0)
+
+
+class WfsError(Exception):
+    """The server answered something that is not a page of features."""
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    features: list[dict]
+    number_matched: int | None
+    number_returned: int
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    start_index: int
+    count: int
+
+
+def getfeature_url(
+    base_url: str,
+    typename: str,
+    start_index: int,
+    count: int,
+    sort_by: str | None = None,
+    extra_params: dict[str, str] | None = None,
+) -> str:
+    """A GetFeature URL asking for GeoJSON in EPSG:4326."""
+    params = {
+        "service": "WFS",
+        "version": "2.0.0",
+        "request": "GetFeature",
+        "typeNames": typename,
+        "count": count,
+        "startIndex": start_index,
+        "outputFormat": "application/json",
+        "srsName": "EPSG:4326",
+    }
+    if sort_by:
+        params["sortBy"] = sort_by
+    params.update(extra_params or {})
+    separator = "&" if "?" in base_url else "?"
+    return f"{base_url}{separator}{urlencode(params)}"
+
+
+def _preview(body: bytes) -> str:
+    return body[:200].decode("utf-8", errors="replace").strip()
+
+
+def _as_count(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def parse_feature_page(body: bytes) -> FeaturePage:
+    """Decode one GetFeature answer; anything but a FeatureCollection raises WfsError."""
+    head = body[:500].lstrip()
+    if head.startswith(b"<"):
+        if b"ExceptionReport" in head or b"ServiceException" in head:
+            raise WfsError(f"the server answered an OGC exception: {_preview(body)}")
+        raise WfsError(f"the server answered XML or HTML, not GeoJSON: {_preview(body)}")
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise WfsError(f"invalid JSON ({error}): {_preview(body)}") from error
+    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
+        raise WfsError(f"not a GeoJSON FeatureCollection: {_preview(body)}")
+    features = document.get("features")
+    if not isinstance(features, list):
+        raise WfsError("the FeatureCollection has no list of features")
+    # GeoServer gives numberMatched, or "unknown" with totalFeatures; others may give neither.
+    matched = _as_count(document.get("numberMatched"))
+    if matched is None:
+        matched = _as_count(document.get("totalFeatures"))
+    return FeaturePage(features=features, number_matched=matched, number_returned=len(features))
+
+
+def pages_after_first(first: PageRequest, page: FeaturePage) -> list[PageRequest]:
+    """What to request once the first page is in.
+
+    With a known total, every remaining page at once, stepping by what the server actually
+    returned (its own cap may be below `count`). Without one, only the next page.
+    """
+    if page.number_returned == 0:
+        return []
+    step = page.number_returned
+    if page.number_matched is None:
+        return [PageRequest(first.start_index + step, first.count)]
+    return [
+        PageRequest(start, min(step, page.number_matched - start))
+        for start in range(first.start_index + step, page.number_matched, step)
+    ]
+
+
+def follow_up(request: PageRequest, page: FeaturePage, planned: bool) -> PageRequest | None:
+    """The request that a page calls for after it, beyond the initial plan.
+
+    A planned page (total known) that came back short leaves a gap up to its planned end.
+    When the total is unknown the harvest goes on page after page until one is empty.
+    """
+    returned = page.number_returned
+    if planned:
+        if 0 < returned < request.count:
+            return PageRequest(request.start_index + returned, request.count - returned)
+        return None
+    if returned == 0:
+        return None
+    return PageRequest(request.start_index + returned, request.count)
+
+
+def _within(value: float, window: tuple[float, float]) -> bool:
+    return window[0] <= value <= window[1]
+
+
+def point_lat_lon(geometry: object) -> tuple[float | None, float | None, bool]:
+    """Latitude and longitude of a Point, and whether the server wrote them lat,lon.
+
+    GeoJSON says lon,lat, but WFS servers answering EPSG:4326 sometimes follow the EPSG
+    axis order. In La Paz the two are unambiguous, so the order is read off the values.
+    """
+    if not isinstance(geometry, dict):
+        return None, None, False
+    coordinates = geometry.get("coordinates")
+    if geometry.get("type") == "MultiPoint" and coordinates:
+        coordinates = coordinates[0]
+    if not isinstance(coordinates, list | tuple) or len(coordinates) < 2:
+        return None, None, False
+    try:
+        first, second = float(coordinates[0]), float(coordinates[1])
+    except (TypeError, ValueError):
+        return None, None, False
+    if _within(first, LATITUDE_WINDOW) and _within(second, LONGITUDE_WINDOW):
+        return first, second, True
+    return second, first, False
