@@ -9,11 +9,11 @@ crawl resumable: the files, not the scheduler's queue, are the record of work do
 import logging
 import os
 import weakref
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 
+from lapaz.jsonl import read_jsonl
 from lapaz.schema import ERROR_REFUSED
 
 logger = logging.getLogger(__name__)
@@ -22,24 +22,12 @@ TRAMITES_FILE = "tramites.jsonl"
 DETALLES_FILE = "detalles.jsonl"
 
 
-class CorruptJsonLines(ValueError):
-    """A line other than the last one of a JSON-lines file is not JSON."""
-
-
-def read_json_lines(path: Path) -> Iterator[dict]:
-    """The objects of a JSON-lines file; a truncated last line is skipped with a warning."""
-    with path.open("rb") as stream:
-        lines = stream.read().split(b"\n")
-    last = len(lines) - 1
-    for number, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            yield orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            if number < last:
-                raise CorruptJsonLines(f"{path}, line {number + 1}: {error}") from error
-            logger.warning("%s: skipped a truncated last line (an interrupted crawl)", path)
+def read_json_lines(path: Path) -> list[dict]:
+    """The records of a JSON-lines file; a truncated last line is skipped with a warning."""
+    content = read_jsonl(path)
+    for warning in content.warnings:
+        logger.warning(warning)
+    return content.records
 
 
 def page_is_done(record: dict) -> bool:

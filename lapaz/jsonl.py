@@ -1,0 +1,57 @@
+"""A JSON-lines reader that tolerates what an interrupted crawl leaves behind.
+
+A crawl stopped mid-write leaves its last line cut short: that line is dropped with a
+warning and the rest is kept. Any other line that is not a JSON object means the file
+is damaged or is not JSON lines at all, and reading fails with the file and line number.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+
+class JsonLinesError(Exception):
+    """An input file that cannot be read as JSON lines; the message is one line."""
+
+
+@dataclass
+class JsonLines:
+    records: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_jsonl(path: Path) -> JsonLines:
+    """Every JSON object of the file at `path`, one a line; blank lines are skipped."""
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise JsonLinesError(f"{path}: file not found") from None
+    except OSError as error:
+        raise JsonLinesError(f"{path}: cannot read ({error.strerror or error})") from None
+    return parse_jsonl(content, str(path))
+
+
+def parse_jsonl(content: bytes, name: str) -> JsonLines:
+    """The records of JSON-lines `content`; `name` identifies it in messages."""
+    result = JsonLines()
+    numbered_lines = [
+        (number, line) for number, line in enumerate(content.split(b"\n"), 1) if line.strip()
+    ]
+    last_number = numbered_lines[-1][0] if numbered_lines else 0
+    for number, line in numbered_lines:
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            # A cut-off last line is what an interrupted crawl leaves; a file whose only
+            # line is broken is more likely not JSON lines at all.
+            if number == last_number and result.records:
+                result.warnings.append(
+                    f"{name}: line {number} is incomplete (interrupted crawl?), ignored"
+                )
+                continue
+            raise JsonLinesError(f"{name}: line {number} is not valid JSON") from None
+        if not isinstance(record, dict):
+            raise JsonLinesError(f"{name}: line {number} is not a JSON object")
+        result.records.append(record)
+    return result

@@ -1,0 +1,340 @@
+"""Merge the WFS permits with their pages into one table.
+
+    python -m postprocess.merge [--data-dir data] [--output FILE] [--numeric] [--excel]
+
+Reads `tramites.jsonl` (one record per WFS feature) and `detalles.jsonl` (one record per
+permit page) from the data folder and writes `tramites_merge.csv` there unless `--output`
+names another file; its extension picks the format: `.csv` (UTF-8, or UTF-8 with a BOM for
+spreadsheets with `--excel`), `.parquet` or `.jsonl`.
+
+The join is exact: a page record joins the API record of the same permit, the one with
+the same `codigo_catastral` and `numero_tramite` (what the page identifier encodes), so a
+parcel with several permits keeps one row per permit and a failed page still joins its
+permit. It is an outer join: `fuente` says whether a row came from the `API`, the page
+(`HTML`) or `Ambos`. A permit listed twice by the WFS (unstable paging) is kept once; a
+page recorded twice keeps its successful record, else the last one.
+
+Columns: the API fields in TRAMITE_FIELDS order (`id_pc_tramite`, `codigo_catastral` and
+`numero_tramite` come from the page record on `HTML` rows), then `anio`, `identificador`,
+`url` and `error_pagina` (the page record's `error`), then the page keys section by section
+(`gral__`, `par__`, `otro__`, as first seen), anything else, and `fuente` last. The page's
+own code stays in `gral__codigo_catastral`; rows where it differs from `codigo_catastral`
+once both are in the same form are reported. With `--numeric`, each `par__<key>` column
+holding numbers is followed by `par__<key>_num` and `par__<key>_unidad` (see
+postprocess.numeric). Code-like columns are text, whole numbers are nullable integers.
+"""
+
+import argparse
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import pandas as pd
+
+from lapaz.exporters import order_keys
+from lapaz.identifiers import normalize_codigo_catastral
+from lapaz.jsonl import JsonLinesError, read_jsonl
+from lapaz.schema import (
+    DETALLE_FIELDS,
+    FLOAT_FIELDS,
+    INTEGER_FIELDS,
+    TEXT_CODE_FIELDS,
+    TRAMITE_FIELDS,
+)
+from postprocess.numeric import add_numeric_columns
+
+TRAMITES_FILE = "tramites.jsonl"
+DETALLES_FILE = "detalles.jsonl"
+DEFAULT_OUTPUT = "tramites_merge.csv"
+OUTPUT_FORMATS = (".csv", ".parquet", ".jsonl")
+
+SOURCE_COLUMN = "fuente"
+SOURCE_BY_SIDE = {"left_only": "API", "right_only": "HTML", "both": "Ambos"}
+PAGE_ERROR_COLUMN = "error_pagina"
+PAGE_CODE_COLUMN = "gral__codigo_catastral"
+# The page record repeats these API fields to say which permit it belongs to.
+PERMIT_FIELDS = ("id_pc_tramite", "codigo_catastral", "numero_tramite")
+LEADING_COLUMNS = [*TRAMITE_FIELDS, "anio", "identificador", "url", PAGE_ERROR_COLUMN]
+
+TEXT_COLUMNS = TEXT_CODE_FIELDS | {PAGE_CODE_COLUMN, "identificador"}
+WHOLE_NUMBER_COLUMNS = INTEGER_FIELDS | {"anio"}
+
+_KEY = "_clave"
+_PAGE_PREFIX = "_pagina_"
+_API_ROW = "_fila_api"
+_PAGE_ROW = "_fila_pagina"
+MISMATCH_EXAMPLES = 5
+MISMATCH_COLUMNS = ["id_pc_tramite", "numero_tramite", "codigo_catastral", PAGE_CODE_COLUMN]
+
+
+@dataclass
+class MergeReport:
+    rows_by_source: dict[str, int] = field(default_factory=dict)
+    page_errors: dict[str, int] = field(default_factory=dict)
+    codigo_mismatches: int = 0
+    mismatch_examples: list[dict] = field(default_factory=list)
+    duplicate_permits: int = 0
+    duplicate_pages: int = 0
+
+
+# -- Typed frames from records -------------------------------------------------------
+
+
+def as_text(value: object) -> str | None:
+    """A value as text; whole floats lose their ".0" (18122.0 -> "18122")."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def typed_column(name: str, values: list) -> pd.Series:
+    """The values of one key as a column whose type fits them and the schema.
+
+    Code-like keys are text whatever they were given as; whole numbers become nullable
+    integers (no "61153.0"); a key with values of mixed kinds becomes text.
+    """
+    kinds = {type(value) for value in values if value is not None}
+    if name in TEXT_COLUMNS or (not kinds and name not in WHOLE_NUMBER_COLUMNS | FLOAT_FIELDS):
+        return pd.Series([as_text(value) for value in values], dtype="str")
+    if kinds <= {int} and name not in FLOAT_FIELDS:
+        return pd.Series(values, dtype="Int64")
+    if kinds <= {int, float}:
+        whole = name in WHOLE_NUMBER_COLUMNS and all(
+            value is None or float(value).is_integer() for value in values
+        )
+        return pd.Series(values, dtype="Int64" if whole else "Float64")
+    if kinds == {bool}:
+        return pd.Series(values, dtype="boolean")
+    return pd.Series([as_text(value) for value in values], dtype="str")
+
+
+def records_to_frame(records: list[dict], fields: list[str]) -> pd.DataFrame:
+    """The records as a frame: `fields` first (even if no record has them), then other keys."""
+    keys = dict.fromkeys([*fields, *(key for record in records for key in record)])
+    return pd.DataFrame(
+        {key: typed_column(key, [record.get(key) for record in records]) for key in keys}
+    )
+
+
+# -- The merge -------------------------------------------------------------------------
+
+
+def _present(value: object) -> object:
+    return None if value is None or value is pd.NA or value != value else value
+
+
+def permit_key(codigo: object, numero: object) -> str | None:
+    """The join key of a permit: its canonical cadastral code and number, or None."""
+    numero = _present(numero)
+    if numero is None:
+        return None
+    codigo = normalize_codigo_catastral(_present(codigo)) or ""
+    return f"{codigo}|{as_text(numero)}"
+
+
+def join_keys(frame: pd.DataFrame, side: str) -> list[str]:
+    """Each row's permit key; a row without one gets a key no other row can share."""
+    return [
+        permit_key(codigo, numero) or f"?{side}{position}"
+        for position, (codigo, numero) in enumerate(
+            zip(frame["codigo_catastral"], frame["numero_tramite"], strict=True)
+        )
+    ]
+
+
+def with_columns(frame: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
+    """`frame` with every one of `fields`, empty where it had none."""
+    missing = {name: pd.Series(pd.NA, index=frame.index, dtype="str") for name in fields}
+    return frame.assign(**{name: column for name, column in missing.items() if name not in frame})
+
+
+def drop_duplicate_permits(api: pd.DataFrame) -> pd.DataFrame:
+    """The API records with each `id_pc_tramite` once (the first)."""
+    ids = api["id_pc_tramite"]
+    return api[ids.isna() | ~ids.duplicated()]
+
+
+def drop_duplicate_pages(pages: pd.DataFrame) -> pd.DataFrame:
+    """The page records with each permit key once: a successful one if any, else the last."""
+    failed_first = pages.assign(_ok=pages["error"].isna()).sort_values("_ok", kind="stable")
+    kept = failed_first.drop_duplicates(_KEY, keep="last").drop(columns="_ok")
+    return kept.sort_values(_PAGE_ROW)
+
+
+def error_reason(error: str) -> str:
+    """The reason of a page error: "TimeoutError: took too long" -> "TimeoutError"."""
+    return error.split(":", 1)[0].strip()
+
+
+def count_page_errors(errors: pd.Series) -> dict[str, int]:
+    """How many pages failed for each reason, the most frequent first."""
+    return dict(Counter(error_reason(error) for error in errors.dropna()).most_common())
+
+
+def codigo_mismatches(merged: pd.DataFrame) -> pd.DataFrame:
+    """The permits whose page code and API code differ once brought to the same form."""
+    if PAGE_CODE_COLUMN not in merged:
+        return pd.DataFrame(columns=MISMATCH_COLUMNS)
+    both = merged[merged[PAGE_CODE_COLUMN].notna() & merged["codigo_catastral"].notna()]
+    differs = [
+        normalize_codigo_catastral(page_code) != normalize_codigo_catastral(codigo)
+        for page_code, codigo in zip(both[PAGE_CODE_COLUMN], both["codigo_catastral"], strict=True)
+    ]
+    return both.loc[pd.Series(differs, index=both.index, dtype=bool), MISMATCH_COLUMNS]
+
+
+def merge(tramites: pd.DataFrame, detalles: pd.DataFrame) -> tuple[pd.DataFrame, MergeReport]:
+    """One row per permit and per page without permit, and what the merge found."""
+    api = with_columns(tramites, TRAMITE_FIELDS).reset_index(drop=True)
+    api = api.assign(**{_KEY: join_keys(api, "api"), _API_ROW: range(len(api))})
+    unique_api = drop_duplicate_permits(api)
+
+    pages = with_columns(detalles, DETALLE_FIELDS).reset_index(drop=True)
+    pages = pages.assign(**{_KEY: join_keys(pages, "pagina"), _PAGE_ROW: range(len(pages))})
+    unique_pages = drop_duplicate_pages(pages).rename(
+        columns={"error": PAGE_ERROR_COLUMN}
+        | {name: f"{_PAGE_PREFIX}{name}" for name in PERMIT_FIELDS}
+    )
+
+    merged = unique_api.merge(
+        unique_pages, on=_KEY, how="outer", indicator=True, suffixes=("", "_pagina")
+    )
+    merged = merged.sort_values([_API_ROW, _PAGE_ROW], kind="stable", na_position="last")
+    merged = merged.reset_index(drop=True)
+    for name in PERMIT_FIELDS:
+        merged[name] = merged[name].where(merged[name].notna(), merged[f"{_PAGE_PREFIX}{name}"])
+    merged[SOURCE_COLUMN] = pd.Series(
+        merged["_merge"].astype(str).map(SOURCE_BY_SIDE), index=merged.index, dtype="str"
+    )
+
+    internal = {_KEY, _API_ROW, _PAGE_ROW, "_merge", SOURCE_COLUMN}
+    internal |= {f"{_PAGE_PREFIX}{name}" for name in PERMIT_FIELDS}
+    columns = order_keys((name for name in merged if name not in internal), LEADING_COLUMNS)
+    merged = merged[[*columns, SOURCE_COLUMN]]
+
+    mismatches = codigo_mismatches(merged)
+    sources = merged[SOURCE_COLUMN].value_counts()
+    report = MergeReport(
+        rows_by_source={source: int(sources.get(source, 0)) for source in SOURCE_BY_SIDE.values()},
+        page_errors=count_page_errors(merged[PAGE_ERROR_COLUMN]),
+        codigo_mismatches=len(mismatches),
+        mismatch_examples=mismatches.head(MISMATCH_EXAMPLES).to_dict("records"),
+        duplicate_permits=len(api) - len(unique_api),
+        duplicate_pages=len(pages) - len(unique_pages),
+    )
+    return merged, report
+
+
+# -- Output ----------------------------------------------------------------------------
+
+
+def write_table(frame: pd.DataFrame, path: Path, excel: bool = False) -> None:
+    """Write `frame` in the format its extension names (see OUTPUT_FORMATS)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame.to_csv(path, index=False, encoding="utf-8-sig" if excel else "utf-8")
+    elif suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif suffix == ".jsonl":
+        write_jsonl(frame, path)
+    else:
+        raise ValueError(f"unknown output format {suffix!r}, expected one of {OUTPUT_FORMATS}")
+
+
+def write_jsonl(frame: pd.DataFrame, path: Path) -> None:
+    """One JSON object a row, nulls for empty cells, numbers exactly as held."""
+    plain = frame.astype(object).where(frame.notna(), None)
+    with path.open("wb") as output:
+        for record in plain.to_dict("records"):
+            output.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+
+
+def format_report(report: MergeReport) -> str:
+    """What the merge did, as lines for a person."""
+    sources = ", ".join(f"{source} {count}" for source, count in report.rows_by_source.items())
+    lines = [f"Rows by fuente: {sources}"]
+    errors = sum(report.page_errors.values())
+    reasons = ", ".join(f"{reason} {count}" for reason, count in report.page_errors.items())
+    lines.append(f"Pages with errors: {errors}" + (f" ({reasons})" if errors else ""))
+    lines.append(f"Page code differs from permit code: {report.codigo_mismatches} rows")
+    lines += [
+        f"  id_pc_tramite {example['id_pc_tramite']}, numero_tramite"
+        f" {example['numero_tramite']}: {example['codigo_catastral']}"
+        f" vs page {example[PAGE_CODE_COLUMN]!r}"
+        for example in report.mismatch_examples
+    ]
+    if report.duplicate_permits or report.duplicate_pages:
+        lines.append(
+            f"Duplicates dropped: {report.duplicate_permits} permits listed twice,"
+            f" {report.duplicate_pages} pages recorded twice"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m postprocess.merge",
+        description="Merge the WFS permits (tramites.jsonl) with their pages (detalles.jsonl).",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path("data"), help="folder of the JSON-lines inputs"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help=f"output file, .csv, .parquet or .jsonl (default: DATA_DIR/{DEFAULT_OUTPUT})",
+    )
+    parser.add_argument(
+        "--numeric",
+        action="store_true",
+        help="add par__<key>_num and par__<key>_unidad after each par__ value with a number",
+    )
+    parser.add_argument(
+        "--excel", action="store_true", help="CSV with a UTF-8 BOM, so spreadsheets show accents"
+    )
+    args = parser.parse_args(argv)
+    args.output = args.output or args.data_dir / DEFAULT_OUTPUT
+    if args.output.suffix.lower() not in OUTPUT_FORMATS:
+        parser.error(f"--output must end in {', '.join(OUTPUT_FORMATS)}: {args.output}")
+    if args.excel and args.output.suffix.lower() != ".csv":
+        parser.error("--excel applies to .csv output only")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        tramites = read_jsonl(args.data_dir / TRAMITES_FILE)
+        detalles = read_jsonl(args.data_dir / DETALLES_FILE)
+    except JsonLinesError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for warning in [*tramites.warnings, *detalles.warnings]:
+        print(f"warning: {warning}", file=sys.stderr)
+
+    pages = records_to_frame(detalles.records, DETALLE_FIELDS)
+    if args.numeric:
+        pages = add_numeric_columns(pages)
+    merged, report = merge(records_to_frame(tramites.records, TRAMITE_FIELDS), pages)
+    try:
+        write_table(merged, args.output, excel=args.excel)
+    except OSError as error:
+        print(f"error: {args.output}: cannot write ({error.strerror or error})", file=sys.stderr)
+        return 1
+    print(
+        f"Read {len(tramites.records)} permits and {len(detalles.records)} pages;"
+        f" wrote {len(merged)} rows, {len(merged.columns)} columns to {args.output}"
+    )
+    print(format_report(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+"""Packaging for Scrapyd: `scrapyd-deploy` builds an egg of the project from this file."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="lapaz",
+    version="1.0.0",
+    description="Harvest La Paz (Bolivia) building-permit records: WFS features and pages.",
+    packages=find_packages(include=["lapaz", "lapaz.*"]),
+    python_requires=">=3.11",
+    entry_points={"scrapy": ["settings = lapaz.settings"]},
+)
