@@ -1,0 +1,72 @@
+"""Running the real `scrapy crawl tramites` against the replica, for end-to-end tests."""
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from lapaz.jsonl import read_jsonl
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Short enough that a test with an unanswerable server ends; long enough for a busy CI.
+CRAWL_TIMEOUT = 240
+
+
+@dataclass
+class CrawlResult:
+    returncode: int
+    log: str
+    data_dir: Path
+
+    @property
+    def tramites(self) -> list[dict]:
+        return read_jsonl(self.data_dir / "tramites.jsonl").records
+
+    @property
+    def detalles(self) -> list[dict]:
+        return read_jsonl(self.data_dir / "detalles.jsonl").records
+
+
+def crawl_settings(replica, data_dir: Path, **overrides) -> dict[str, object]:
+    """Settings pointing the spider at the replica, fast where politeness is not at stake."""
+    return {
+        "LAPAZ_WFS_URL": replica.wfs_url,
+        "LAPAZ_DETALLE_URL": replica.detalle_url,
+        "LAPAZ_DATA_DIR": str(data_dir),
+        "AUTOTHROTTLE_ENABLED": False,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+        "LOG_LEVEL": "INFO",
+        **overrides,
+    }
+
+
+def crawl_command(settings: dict, arguments: dict | None = None, extra: tuple = ()) -> list[str]:
+    command = [sys.executable, "-m", "scrapy", "crawl", "tramites", *extra]
+    for name, value in settings.items():
+        command += ["-s", f"{name}={value}"]
+    for name, value in (arguments or {}).items():
+        command += ["-a", f"{name}={value}"]
+    return command
+
+
+def run_crawl(
+    replica,
+    data_dir: Path,
+    arguments: dict | None = None,
+    extra: tuple = (),
+    timeout: float = CRAWL_TIMEOUT,
+    **settings,
+) -> CrawlResult:
+    """One `scrapy crawl tramites` in a subprocess, from the project's root, as a user runs it."""
+    command = crawl_command(crawl_settings(replica, data_dir, **settings), arguments, extra)
+    completed = subprocess.run(
+        command,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        check=False,
+    )
+    return CrawlResult(completed.returncode, completed.stderr + completed.stdout, data_dir)
