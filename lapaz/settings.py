@@ -18,11 +18,16 @@ LAPAZ_WFS_TYPENAME = "sit:tramitesterritoriales"
 LAPAZ_WFS_PAGE_SIZE = 5000
 # A stable order keeps pages from skipping or repeating features; empty to not ask.
 LAPAZ_WFS_SORT_BY = "idPCTramite"
+# When paging without a stable order loses features, page the layer again while a pass
+# finds more, up to this many passes in all, before calling the harvest incomplete.
+LAPAZ_WFS_MAX_PASSES = 10
 # A permit page is `<LAPAZ_DETALLE_URL>?<base64 identifier>`.
 LAPAZ_DETALLE_URL = "https://sitservicios.lapaz.bo/situtiles/pc/"
 
 # --- Output -----------------------------------------------------------------------------
-# Where tramites.jsonl and detalles.jsonl go (relative to the working directory).
+# Where tramites.jsonl and detalles.jsonl go. A relative path starts from the working
+# directory; under Scrapyd, from the folder scrapyd was started in. Not made per Scrapyd
+# job on purpose: the files carry over from run to run (pages fetched are not asked again).
 LAPAZ_DATA_DIR = "data"
 FEED_EXPORT_ENCODING = "utf-8"  # default: None (ASCII escapes in JSON)
 # CSV feeds carry every key of every item, not only those of the first one.
@@ -44,6 +49,10 @@ DOWNLOAD_TIMEOUT = 120  # default: 180
 RETRY_ENABLED = True
 RETRY_TIMES = 5  # default: 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]  # default: the same
+# Wait before retry n: LAPAZ_RETRY_BACKOFF_BASE * 2**(n-1) seconds, or the server's
+# Retry-After; never more than LAPAZ_RETRY_BACKOFF_MAX.
+LAPAZ_RETRY_BACKOFF_BASE = 1.0
+LAPAZ_RETRY_BACKOFF_MAX = 120.0
 DOWNLOADER_MIDDLEWARES = {
     # scrapy-fake-useragent's own middlewares are broken on this Scrapy: see middlewares.py.
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,

@@ -2,7 +2,7 @@
 
 import scrapy
 from scrapy.downloadermiddlewares.retry import get_retry_request
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
@@ -65,6 +65,8 @@ class TramitesSpider(scrapy.Spider):
         self.number_matched: int | None = None
         self.failed_wfs_pages: list[str] = []
         self.warned_lat_lon = False
+        self.passes = 1
+        self.received_before_pass = 0
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -75,6 +77,7 @@ class TramitesSpider(scrapy.Spider):
         spider.page_size = settings.getint("LAPAZ_WFS_PAGE_SIZE")
         spider.sort_by = settings.get("LAPAZ_WFS_SORT_BY") or None
         spider.detalle_url = settings["LAPAZ_DETALLE_URL"]
+        spider.max_passes = settings.getint("LAPAZ_WFS_MAX_PASSES")
         crawler.signals.connect(spider.check_harvest, signal=scrapy.signals.spider_idle)
         return spider
 
@@ -224,12 +227,16 @@ class TramitesSpider(scrapy.Spider):
             page = parse_permit_page(response.text)
         else:
             page = parse_permit_page(response.body.decode("utf-8", errors="replace"))
+        error = None
         if page.refused:
             error = ERROR_REFUSED
         elif not page.sections:
+            # A page without its tables is more often a hiccup of the server than the truth.
+            retry = get_retry_request(response.request, spider=self, reason="page without data")
+            if retry is not None:
+                yield retry
+                return
             error = ERROR_NO_SECTIONS
-        else:
-            error = None
         self.crawler.stats.inc_value(f"lapaz/detalles/{error or 'ok'}")
         yield DetalleItem({**permit, "error": error, "secciones": page.sections})
 
@@ -241,13 +248,29 @@ class TramitesSpider(scrapy.Spider):
     # The end
 
     def check_harvest(self):
-        """On idle: a harvest that fell short ends the run with a reason saying so."""
+        """On idle: page again what unstable paging missed, or end saying what is missing."""
         received = len(self.seen_features)
         expected = self.number_matched
         if expected is not None and self.limit:
             expected = min(expected, self.limit)
         stats = self.crawler.stats
         short = expected is not None and received < expected
+        found_more = received > self.received_before_pass
+        if short and found_more and not self.failed_wfs_pages and self.passes < self.max_passes:
+            # Without a stable order, pages skip and repeat features; another pass over
+            # the layer finds those skipped (duplicates are dropped), as long as it helps.
+            self.passes += 1
+            self.received_before_pass = received
+            stats.set_value("lapaz/wfs/passes", self.passes)
+            self.logger.warning(
+                "Received %d of %d features; paging the layer again (pass %d of %d)",
+                received,
+                expected,
+                self.passes,
+                self.max_passes,
+            )
+            self.crawler.engine.crawl(self.wfs_request(PageRequest(0, self.page_size), "first"))
+            raise DontCloseSpider
         complete = not self.failed_wfs_pages and not short
         stats.set_value("lapaz/harvest_complete", complete)
         if complete:
