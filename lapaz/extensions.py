@@ -23,6 +23,7 @@ def summary_lines(stats: dict, reason: str) -> list[str]:
         f" {get('lapaz/detalles/failed', 0)} failed,"
         f" {get('lapaz/detalles/skipped_done', 0)} skipped as already done,"
         f" {get('lapaz/detalles/not_requestable', 0)} without an identifier",
+        f"features left out by the filters: {get('lapaz/wfs/features_filtered_out', 0)}",
         f"finish reason: {reason}"
         + ("" if complete else " (THE HARVEST IS INCOMPLETE: the exit status is non-zero)"),
     ]

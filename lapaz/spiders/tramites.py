@@ -6,6 +6,7 @@ from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from lapaz.filters import Filters
 from lapaz.identifiers import permit_identifier
 from lapaz.items import DetalleItem, TramiteItem
 from lapaz.pages import parse_permit_page
@@ -44,15 +45,28 @@ def _positive_int(name: str, value) -> int | None:
 class TramitesSpider(scrapy.Spider):
     name = "tramites"
 
-    def __init__(self, resultado="APROBADO", limite=None, refresco=None, **kwargs):
+    def __init__(
+        self,
+        resultado="APROBADO",
+        limite=None,
+        refresco=None,
+        desde=None,
+        hasta=None,
+        macrodistrito=None,
+        **kwargs,
+    ):
         """Spider arguments (`-a name=value`); Scrapyd adds its own (`_job`), ignored here.
 
         resultado: the `resultado` values whose permits get their page requested,
             comma-separated, or `todos` for every permit.
         limite: harvest at most this many features (for quick runs).
         refresco: `completo` requests every page again, ignoring those already fetched.
+        desde, hasta: only permits registered on or after / on or before this day
+            (YYYY-MM-DD).
+        macrodistrito: only permits of these macro-districts (`sur`, `V - SUR`, ...).
         """
         super().__init__(**kwargs)
+        self.filters = Filters.from_arguments(desde, hasta, macrodistrito)
         wanted = {value.strip().upper() for value in str(resultado).split(",") if value.strip()}
         if not wanted:
             raise ValueError("-a resultado: give one or more values, or 'todos'")
@@ -76,6 +90,8 @@ class TramitesSpider(scrapy.Spider):
         spider.typename = settings["LAPAZ_WFS_TYPENAME"]
         spider.page_size = settings.getint("LAPAZ_WFS_PAGE_SIZE")
         spider.sort_by = settings.get("LAPAZ_WFS_SORT_BY") or None
+        use_server_filter = settings.getbool("LAPAZ_WFS_SERVER_FILTER")
+        spider.server_filter = spider.filters.cql() if use_server_filter else None
         spider.detalle_url = settings["LAPAZ_DETALLE_URL"]
         spider.max_passes = settings.getint("LAPAZ_WFS_MAX_PASSES")
         crawler.signals.connect(spider.check_harvest, signal=scrapy.signals.spider_idle)
@@ -90,7 +106,12 @@ class TramitesSpider(scrapy.Spider):
     def wfs_request(self, page: PageRequest, role: str) -> scrapy.Request:
         """role: `first` (reads the total), `planned` (known total) or `follow` (unknown)."""
         url = getfeature_url(
-            self.wfs_url, self.typename, page.start_index, page.count, self.sort_by
+            self.wfs_url,
+            self.typename,
+            page.start_index,
+            page.count,
+            sort_by=self.sort_by,
+            extra_params={"CQL_FILTER": self.server_filter} if self.server_filter else None,
         )
         return scrapy.Request(
             url,
@@ -140,6 +161,13 @@ class TramitesSpider(scrapy.Spider):
             yield self.wfs_request(next_page, role=role)
 
     def _wfs_page_broken(self, request, page: PageRequest, role: str, reason: str):
+        if role == "first" and self.server_filter:
+            self.logger.warning(
+                "The WFS server rejected CQL_FILTER (%s); filtering on our side instead", reason
+            )
+            self.server_filter = None
+            yield self.wfs_request(page, role)
+            return
         if role == "first" and self.sort_by:
             self.logger.warning(
                 "The WFS server rejected sortBy=%s (%s); paging without a stable order",
@@ -179,6 +207,9 @@ class TramitesSpider(scrapy.Spider):
             return
         self.seen_features.add(key)
         stats.inc_value("lapaz/wfs/features")
+        if self.filters and not self.filters.accepts(properties):
+            stats.inc_value("lapaz/wfs/features_filtered_out")
+            return
         latitude, longitude, lat_lon_order = point_lat_lon(feature.get("geometry"))
         if lat_lon_order:
             stats.inc_value("lapaz/wfs/features_in_lat_lon_order")
