@@ -10,12 +10,32 @@ import asyncio
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+import fake_useragent
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.settings import BaseSettings
 from scrapy_fake_useragent.middleware import RandomUserAgentBase
+from scrapy_fake_useragent.providers import BaseProvider, FakeUserAgentProvider
 
 from lapaz.store import JsonLinesStore
+
+
+class DesktopBrowserUserAgentProvider(FakeUserAgentProvider):
+    """fake-useragent's data, kept to current desktop browsers.
+
+    fake-useragent 2.x filters with constructor arguments, which the package's own
+    provider does not pass (its FAKE_USERAGENT_RANDOM_UA_TYPE no longer filters).
+    """
+
+    def __init__(self, settings):
+        BaseProvider.__init__(self, settings)
+        self._ua_type = "random"
+        self._ua = fake_useragent.UserAgent(
+            browsers=settings.getlist("FAKEUSERAGENT_BROWSERS"),
+            platforms=settings.getlist("FAKEUSERAGENT_PLATFORMS"),
+            min_version=settings.getfloat("FAKEUSERAGENT_MIN_VERSION"),
+            fallback=settings["FAKEUSERAGENT_FALLBACK"],
+        )
 
 
 class RandomUserAgentMiddleware(RandomUserAgentBase):

@@ -63,12 +63,16 @@ DOWNLOADER_MIDDLEWARES = {
     "lapaz.middlewares.RandomUserAgentMiddleware": 400,
     "lapaz.middlewares.RetryWithFreshUserAgentMiddleware": 550,
 }
-# fake-useragent's real browser data first; the fixed USER_AGENT only if it fails to load.
-# (Without a fallback string scrapy-fake-useragent silently ends up with ancient agents.)
+# fake-useragent's data, current desktop browsers; the fixed USER_AGENT only if it fails
+# to load. (Without a fallback string scrapy-fake-useragent silently ends up with ancient
+# user agents.)
 FAKEUSERAGENT_PROVIDERS = [
-    "scrapy_fake_useragent.providers.FakeUserAgentProvider",
+    "lapaz.middlewares.DesktopBrowserUserAgentProvider",
     "scrapy_fake_useragent.providers.FixedUserAgentProvider",
 ]
+FAKEUSERAGENT_BROWSERS = ["Chrome", "Firefox", "Safari", "Edge"]
+FAKEUSERAGENT_PLATFORMS = ["desktop"]
+FAKEUSERAGENT_MIN_VERSION = 120.0
 FAKEUSERAGENT_FALLBACK = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/142.0.0.0 Safari/537.36"
