@@ -3,7 +3,8 @@
 scrapy-fake-useragent 1.4.4 is broken on current Scrapy: its retry middleware calls
 `RetryMiddleware._retry` with an argument too many and reads an attribute that no longer
 exists, so retries never happen; its middlewares take the deprecated `spider` argument.
-Its provider chain works, so these two small classes reuse it and nothing else.
+Its provider chain works: the classes here reuse it, with a provider that passes
+fake-useragent 2.x the filters it now takes.
 """
 
 import asyncio

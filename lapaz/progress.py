@@ -33,6 +33,8 @@ NUMBER_MATCHED_STAT = "lapaz/wfs/number_matched"
 
 @dataclass(frozen=True)
 class Progress:
+    """Where a crawl stands; a total is None while unknown."""
+
     features_done: int
     features_total: int | None
     pages_done: int
