@@ -43,9 +43,10 @@ def parse_jsonl(content: bytes, name: str) -> JsonLines:
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
-            # A cut-off last line is what an interrupted crawl leaves; a file whose only
-            # line is broken is more likely not JSON lines at all.
-            if number == last_number and result.records:
+            # A cut-off last line (no newline after it) is what an interrupted crawl
+            # leaves; a file whose only, complete line is broken is not JSON lines at all.
+            torn = not content.endswith(b"\n")
+            if number == last_number and (result.records or torn):
                 result.warnings.append(
                     f"{name}: line {number} is incomplete (interrupted crawl?), ignored"
                 )

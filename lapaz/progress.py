@@ -1,8 +1,9 @@
 """Progress of a crawl: bars on a terminal, a periodic log line anywhere else.
 
-Two quantities move: the WFS features received (out of the server's `numberMatched`, the
-`lapaz/wfs/number_matched` stat) and the permit pages done (out of the page requests the
-spider has scheduled so far, a total that grows while the features arrive).
+Two quantities move: the WFS features received (the `lapaz/wfs/features` stat, out of the
+server's `numberMatched`, the `lapaz/wfs/number_matched` stat, or the spider's `limite`)
+and the permit pages done (out of the page requests the spider has scheduled so far, a
+total that grows while the features arrive).
 
 On a terminal, two tqdm bars on stderr show counts, rate and time left; Scrapy's own log
 lines, which go to stderr too, are written above the bars instead of through them. Anywhere
@@ -23,12 +24,15 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 from tqdm import tqdm
 
-from lapaz.items import DetalleItem, TramiteItem
+from lapaz.items import DetalleItem
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 30.0
 NUMBER_MATCHED_STAT = "lapaz/wfs/number_matched"
+# Counted by the spider as features arrive, so that features its filters leave out (and
+# that never become items) count as received too.
+FEATURES_STAT = "lapaz/wfs/features"
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,6 @@ class CrawlProgress:
         self.interval = interval
         self.terminal = terminal
         self.bar_file = bar_file or sys.stderr
-        self.features_done = 0
         self.pages_done = 0
         # URLs, not a count: a retried page is scheduled again but is still one page.
         self.planned_pages: set[str] = set()
@@ -133,8 +136,16 @@ class CrawlProgress:
     # What the signals say
 
     @property
+    def features_done(self) -> int:
+        return self.crawler.stats.get_value(FEATURES_STAT, 0)
+
+    @property
     def features_total(self) -> int | None:
-        return self.crawler.stats.get_value(NUMBER_MATCHED_STAT)
+        matched = self.crawler.stats.get_value(NUMBER_MATCHED_STAT)
+        limit = getattr(self.crawler.spider, "limit", None)
+        if matched is not None and limit:
+            return min(matched, limit)
+        return matched
 
     @property
     def pages_total(self) -> int:
@@ -151,17 +162,10 @@ class CrawlProgress:
             self.page_bar.total = self.pages_total
 
     def item_done(self, item) -> None:
-        if isinstance(item, TramiteItem):
-            self.features_done += 1
-            if self.feature_bar is not None:
-                self.feature_bar.total = self.features_total
-                self.feature_bar.update()
         # A record for a permit without an identifier was never a request.
-        elif isinstance(item, DetalleItem) and item.get("url"):
+        if isinstance(item, DetalleItem) and item.get("url"):
             self.pages_done += 1
-            if self.page_bar is not None:
-                self.page_bar.total = self.pages_total
-                self.page_bar.update()
+        self.update_bars()
 
     def snapshot(self) -> Progress:
         rate = None
@@ -193,12 +197,22 @@ class CrawlProgress:
                 self.redirected_handlers.append((handler, handler.stream))
                 handler.setStream(_AboveTheBars(handler.stream))
 
+    def update_bars(self) -> None:
+        if self.feature_bar is not None:
+            self.feature_bar.total = self.features_total
+            self.feature_bar.update(self.features_done - self.feature_bar.n)
+        if self.page_bar is not None:
+            self.page_bar.total = self.pages_total
+            self.page_bar.update(self.pages_done - self.page_bar.n)
+
     def log_progress(self) -> None:
         logger.info("Progress: %s", progress_line(self.snapshot()))
 
     def spider_closed(self) -> None:
         if self.task is not None and self.task.running:
             self.task.stop()
+        # Features the filters left out since the last item would not show otherwise.
+        self.update_bars()
         for bar in (self.feature_bar, self.page_bar):
             if bar is not None:
                 bar.close()

@@ -6,6 +6,7 @@ it lacks: new permits, and pages that failed last time. This is also what makes 
 crawl resumable: the files, not the scheduler's queue, are the record of work done.
 """
 
+import fcntl
 import logging
 import os
 import weakref
@@ -20,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 TRAMITES_FILE = "tramites.jsonl"
 DETALLES_FILE = "detalles.jsonl"
+# Held while a crawl writes, so that two crawls never write the same files.
+LOCK_FILE = ".lock"
 
 
 def read_json_lines(path: Path) -> list[dict]:
@@ -51,6 +54,7 @@ class JsonLinesStore:
         self.previous_feature_ids: set[int] = set()
         self._written = {"tramites": set(), "detalles": set()}
         self._streams = {}
+        self._lock = None
 
     @classmethod
     def for_crawler(cls, crawler) -> "JsonLinesStore":
@@ -62,11 +66,17 @@ class JsonLinesStore:
     def open(self, full_refresh: bool) -> None:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            probe = self.data_dir / ".write-test"
-            probe.touch()
-            probe.unlink()
+            self._lock = (self.data_dir / LOCK_FILE).open("a")
         except OSError as error:
             raise OSError(f"the data directory {self.data_dir} is not writable: {error}") from error
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise OSError(
+                f"another crawl is writing to {self.data_dir}: wait for it to end, or give this"
+                " one another LAPAZ_DATA_DIR"
+            ) from None
         tramites = self.data_dir / TRAMITES_FILE
         detalles = self.data_dir / DETALLES_FILE
         if tramites.exists() and not full_refresh:
@@ -109,3 +119,6 @@ class JsonLinesStore:
         for stream in self._streams.values():
             stream.close()
         self._streams.clear()
+        if self._lock is not None:
+            self._lock.close()  # which releases the lock; so does the end of the process
+            self._lock = None
