@@ -90,8 +90,13 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "scrapy.extensions.telnet.TelnetConsole": None,
+    # Before the summary, so that the bars are closed when it is logged.
+    "lapaz.progress.CrawlProgress": 400,
     "lapaz.extensions.CrawlSummary": 500,
 }
+# Progress: bars on a terminal, else a log line every LAPAZ_PROGRESS_INTERVAL seconds.
+LAPAZ_PROGRESS = True
+LAPAZ_PROGRESS_INTERVAL = 30
 
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = "INFO"  # default: DEBUG

@@ -1,0 +1,400 @@
+"""Charts and a short summary of the merged permit table.
+
+    python -m postprocess.report [--input FILE] [--output-dir DIR]
+
+Reads the table `python -m postprocess.merge` writes (default data/tramites_merge.csv; a
+.parquet or .jsonl input is read by its extension) and writes into DIR (default
+data/report):
+
+- `permits_per_year.png`: permits registered each year, stacked by macro-district;
+- `permits_map.png`: where the permits are, coloured by year of registration;
+- `surface_by_district.png`: built surface (`superficie_construida`) per distrito
+  municipal, approved permits apart from the others;
+- `summary.md`: the counts (permits, approved, pages fetched and failed, dates, top
+  macro-districts) with the three charts embedded.
+
+A permit is a row with API data (`fuente` API or Ambos); a page is a row with a page
+record (`fuente` HTML or Ambos), failed when `error_pagina` holds a reason.
+"""
+
+import argparse
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from lapaz.jsonl import JsonLinesError, read_jsonl
+from postprocess.merge import (
+    DEFAULT_OUTPUT,
+    PAGE_ERROR_COLUMN,
+    SOURCE_BY_SIDE,
+    SOURCE_COLUMN,
+    error_reason,
+)
+
+DEFAULT_INPUT = Path("data") / DEFAULT_OUTPUT
+DEFAULT_OUTPUT_DIR = Path("data") / "report"
+INPUT_FORMATS = (".csv", ".parquet", ".jsonl")
+
+NEEDED_COLUMNS = [
+    "fecha_registro",
+    "resultado",
+    "macro_distrito",
+    "distrito_municipal",
+    "superficie_construida",
+    "latitude",
+    "longitude",
+    PAGE_ERROR_COLUMN,
+    SOURCE_COLUMN,
+]
+PERMIT_SOURCES = {"API", "Ambos"}
+PAGE_SOURCES = {"HTML", "Ambos"}
+APPROVED = "APROBADO"
+UNKNOWN_MACRO_DISTRITO = "(unknown)"
+TOP_MACRO_DISTRITOS = 5
+
+YEAR_CHART = "permits_per_year.png"
+MAP_CHART = "permits_map.png"
+SURFACE_CHART = "surface_by_district.png"
+SUMMARY_FILE = "summary.md"
+DPI = 120
+# The map shows the bulk of the points: a few wrong coordinates would otherwise shrink
+# the city to a dot. Points beyond these quantiles (plus a margin) fall outside the view.
+MAP_QUANTILES = (0.001, 0.999)
+MAP_MARGIN = 0.1
+
+
+class ReportError(Exception):
+    """Why no report could be made; the message is one line."""
+
+
+# -- Reading ---------------------------------------------------------------------------
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """The merged table at `path`, in the format its extension names."""
+    suffix = path.suffix.lower()
+    if suffix not in INPUT_FORMATS:
+        raise ReportError(f"{path}: unknown format {suffix!r}, expected one of {INPUT_FORMATS}")
+    if not path.is_file():
+        raise ReportError(f"{path}: file not found (run python -m postprocess.merge first)")
+    try:
+        if suffix == ".csv":
+            # All text, as written: codes keep their leading zeros, numbers are parsed below.
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        return pd.DataFrame.from_records(read_jsonl(path).records)
+    except JsonLinesError as error:
+        raise ReportError(str(error)) from None
+    except (OSError, ValueError) as error:
+        # Parser messages may span lines; the error stays on one.
+        raise ReportError(f"{path}: cannot read ({' '.join(str(error).split())})") from None
+
+
+@dataclass
+class Permits:
+    """The typed columns the report needs, one row per row of the merged table."""
+
+    table: pd.DataFrame
+
+    @classmethod
+    def from_merged(cls, merged: pd.DataFrame, path: Path) -> "Permits":
+        missing = [name for name in NEEDED_COLUMNS if name not in merged]
+        if missing:
+            raise ReportError(
+                f"{path}: missing columns {', '.join(missing)}"
+                " (expected the table python -m postprocess.merge writes)"
+            )
+        registered = pd.to_datetime(merged["fecha_registro"], errors="coerce", utc=True)
+        macro_distrito = merged["macro_distrito"].astype("str").str.strip()
+        return cls(
+            pd.DataFrame(
+                {
+                    "source": merged[SOURCE_COLUMN].astype("str"),
+                    "page_error": merged[PAGE_ERROR_COLUMN].astype("str"),
+                    "resultado": merged["resultado"].astype("str").str.strip().str.upper(),
+                    "registered": registered,
+                    "year": registered.dt.year.astype("Int64"),
+                    "macro_distrito": macro_distrito.replace("", pd.NA).fillna(
+                        UNKNOWN_MACRO_DISTRITO
+                    ),
+                    "district": _numbers(merged["distrito_municipal"]).round().astype("Int64"),
+                    "surface": _numbers(merged["superficie_construida"]),
+                    "latitude": _numbers(merged["latitude"]),
+                    "longitude": _numbers(merged["longitude"]),
+                }
+            )
+        )
+
+    @property
+    def permits(self) -> pd.DataFrame:
+        return self.table[self.table["source"].isin(PERMIT_SOURCES)]
+
+    @property
+    def pages(self) -> pd.DataFrame:
+        return self.table[self.table["source"].isin(PAGE_SOURCES)]
+
+
+def _numbers(column: pd.Series) -> pd.Series:
+    return pd.to_numeric(column, errors="coerce").astype("Float64")
+
+
+# -- Charts ----------------------------------------------------------------------------
+
+
+def _no_data(axes) -> None:
+    axes.text(0.5, 0.5, "No data", ha="center", va="center", transform=axes.transAxes)
+
+
+def permits_per_year_chart(permits: pd.DataFrame) -> Figure:
+    """Stacked bars: permits per year of registration, one colour per macro-district."""
+    figure = Figure(figsize=(10, 5.5), layout="constrained")
+    axes = figure.add_subplot()
+    dated = permits[permits["year"].notna()]
+    counts = dated.groupby(["year", "macro_distrito"]).size().unstack(fill_value=0)
+    if counts.empty:
+        _no_data(axes)
+    else:
+        # The largest macro-districts at the bottom of each bar and first in the legend.
+        counts = counts[counts.sum().sort_values(ascending=False).index]
+        years = [int(year) for year in counts.index]
+        colours = _colours(len(counts.columns))
+        bottom = pd.Series(0, index=counts.index)
+        for colour, macro_distrito in zip(colours, counts.columns, strict=True):
+            axes.bar(
+                years, counts[macro_distrito], bottom=bottom, label=macro_distrito, color=colour
+            )
+            bottom = bottom + counts[macro_distrito]
+        axes.set_xticks(years)
+        axes.legend(title="Macro-distrito", loc="upper left", bbox_to_anchor=(1.01, 1))
+    axes.set_title(f"Permits per year by macro-district ({len(dated):,} permits with a date)")
+    axes.set_xlabel("Year of registration (fecha_registro)")
+    axes.set_ylabel("Permits")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.grid(axis="y", alpha=0.3)
+    return figure
+
+
+def _colours(count: int) -> list:
+    # tab20 keeps up to 20 macro-districts apart; La Paz has nine and "(unknown)".
+    palette = colormaps["tab10" if count <= 10 else "tab20"]
+    return [palette(index % palette.N) for index in range(count)]
+
+
+def map_view(values: pd.Series) -> tuple[float, float]:
+    """The axis limits that hold the bulk of `values`, with a margin."""
+    low, high = values.quantile(list(MAP_QUANTILES))
+    margin = max(high - low, 0.01) * MAP_MARGIN
+    return float(low - margin), float(high + margin)
+
+
+def permits_map_chart(permits: pd.DataFrame) -> tuple[Figure, int]:
+    """A scatter of the permits' coordinates coloured by year; also how many fell outside."""
+    figure = Figure(figsize=(8, 8), layout="constrained")
+    axes = figure.add_subplot()
+    located = permits[
+        permits["latitude"].between(-90, 90)
+        & permits["longitude"].between(-180, 180)
+        & ~((permits["latitude"] == 0) & (permits["longitude"] == 0))
+    ]
+    outside = 0
+    if located.empty:
+        _no_data(axes)
+    else:
+        latitudes = located["latitude"].astype(float)
+        longitudes = located["longitude"].astype(float)
+        south, north = map_view(latitudes)
+        west, east = map_view(longitudes)
+        outside = int((~(latitudes.between(south, north) & longitudes.between(west, east))).sum())
+        # Newest on top; undated permits in grey beneath everything.
+        undated = located["year"].isna()
+        axes.scatter(
+            longitudes[undated], latitudes[undated], s=4, color="lightgrey", label="no date"
+        )
+        dated = located[~undated].sort_values("year")
+        points = axes.scatter(
+            dated["longitude"].astype(float),
+            dated["latitude"].astype(float),
+            c=dated["year"].astype(float),
+            s=4,
+            alpha=0.7,
+            cmap="viridis",
+        )
+        if not dated.empty:
+            colour_bar = figure.colorbar(points, ax=axes, shrink=0.8)
+            colour_bar.set_label("Year of registration")
+            colour_bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        if undated.any():
+            axes.legend(loc="lower right", markerscale=3)
+        axes.set_xlim(west, east)
+        axes.set_ylim(south, north)
+        # A degree of longitude is shorter than one of latitude by cos(latitude).
+        axes.set_aspect(1 / math.cos(math.radians((south + north) / 2)))
+    note = f", {outside:,} outside the view" if outside else ""
+    axes.set_title(f"Permits on the map ({len(located):,} with coordinates{note})")
+    axes.set_xlabel("Longitude (°)")
+    axes.set_ylabel("Latitude (°)")
+    axes.grid(alpha=0.3)
+    return figure, outside
+
+
+def surface_by_district_chart(permits: pd.DataFrame) -> Figure:
+    """Bars: built surface per distrito municipal, approved permits and the others stacked."""
+    figure = Figure(figsize=(10, 5.5), layout="constrained")
+    axes = figure.add_subplot()
+    with_surface = permits[permits["district"].notna() & permits["surface"].notna()]
+    approved = with_surface["resultado"] == APPROVED
+    sums = pd.DataFrame(
+        {
+            APPROVED: with_surface[approved].groupby("district")["surface"].sum(),
+            "other resultado": with_surface[~approved].groupby("district")["surface"].sum(),
+        }
+    ).fillna(0)
+    if sums.empty:
+        _no_data(axes)
+    else:
+        sums = sums.sort_index() / 1000
+        labels = [str(int(district)) for district in sums.index]
+        axes.bar(labels, sums[APPROVED], label=APPROVED, color="tab:green")
+        axes.bar(
+            labels,
+            sums["other resultado"],
+            bottom=sums[APPROVED],
+            label="other resultado",
+            color="tab:grey",
+        )
+        axes.legend()
+    axes.set_title("Built surface of the permits by distrito municipal")
+    axes.set_xlabel("Distrito municipal")
+    axes.set_ylabel("Built surface (thousand m²)")
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    axes.grid(axis="y", alpha=0.3)
+    return figure
+
+
+# -- Summary ---------------------------------------------------------------------------
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else "–"
+
+
+def summary_markdown(data: Permits, source: Path, outside_map: int) -> str:
+    """The counts a person wants first, and the charts."""
+    permits, pages = data.permits, data.pages
+    approved = int((permits["resultado"] == APPROVED).sum())
+    failed_pages = pages[pages["page_error"].notna()]
+    reasons = failed_pages["page_error"].map(error_reason).value_counts()
+    sources = data.table["source"].value_counts()
+    by_source = ", ".join(
+        f"{name} {int(sources.get(name, 0)):,}" for name in SOURCE_BY_SIDE.values()
+    )
+    dated = permits["registered"].dropna()
+    macro_distritos = permits["macro_distrito"].value_counts().head(TOP_MACRO_DISTRITOS)
+
+    lines = [
+        "# Building permits of La Paz: summary",
+        "",
+        f"From `{source}`: {len(data.table):,} rows ({by_source} by `fuente`).",
+        "",
+        f"- Permits (rows with API data): {len(permits):,}",
+        f"- Approved (`resultado` {APPROVED}): {approved:,} ({_share(approved, len(permits))})",
+        f"- Permit pages: {len(pages):,}; ok: {len(pages) - len(failed_pages):,};"
+        f" with errors: {len(failed_pages):,}",
+    ]
+    lines += [f"  - {reason}: {int(count):,}" for reason, count in reasons.items()]
+    if dated.empty:
+        lines.append("- Registered: no dates")
+    else:
+        lines.append(
+            f"- Registered from {dated.min():%Y-%m-%d} to {dated.max():%Y-%m-%d};"
+            f" without a date: {len(permits) - len(dated):,}"
+        )
+    lines += ["", f"## Top {TOP_MACRO_DISTRITOS} macro-districts", ""]
+    lines += ["| Macro-distrito | Permits | Share |", "|---|---:|---:|"]
+    lines += [
+        f"| {name} | {int(count):,} | {_share(int(count), len(permits))} |"
+        for name, count in macro_distritos.items()
+    ]
+    map_note = f" ({outside_map:,} permits lie outside the view)" if outside_map else ""
+    lines += [
+        "",
+        "## Charts",
+        "",
+        f"![Permits per year by macro-district]({YEAR_CHART})",
+        "",
+        f"![Permits on the map]({MAP_CHART}){map_note}",
+        "",
+        f"![Built surface by distrito municipal]({SURFACE_CHART})",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# -- Command line ----------------------------------------------------------------------
+
+
+def write_report(data: Permits, source: Path, output_dir: Path) -> list[Path]:
+    """Write the charts and the summary into `output_dir`; the files written."""
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        map_figure, outside_map = permits_map_chart(data.permits)
+        figures = {
+            YEAR_CHART: permits_per_year_chart(data.permits),
+            MAP_CHART: map_figure,
+            SURFACE_CHART: surface_by_district_chart(data.permits),
+        }
+        written = []
+        for name, figure in figures.items():
+            # A bare Figure draws with the Agg canvas: no display is ever needed.
+            figure.savefig(output_dir / name, dpi=DPI)
+            written.append(output_dir / name)
+        summary = output_dir / SUMMARY_FILE
+        summary.write_text(summary_markdown(data, source, outside_map), encoding="utf-8")
+    except OSError as error:
+        raise ReportError(
+            f"{output_dir}: output folder not writable ({error.strerror or error})"
+        ) from None
+    return [*written, summary]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m postprocess.report",
+        description="Charts and a Markdown summary of the merged permit table.",
+    )
+    parser.add_argument(
+        "--input",
+        type=Path,
+        default=DEFAULT_INPUT,
+        help=f"the merged table, .csv, .parquet or .jsonl (default: {DEFAULT_INPUT})",
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=DEFAULT_OUTPUT_DIR,
+        help=f"folder for the charts and {SUMMARY_FILE} (default: {DEFAULT_OUTPUT_DIR})",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        data = Permits.from_merged(read_table(args.input), args.input)
+        written = write_report(data, args.input, args.output_dir)
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"Wrote {', '.join(path.name for path in written)} to {args.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+import csv
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from postprocess.merge import write_table
+from postprocess.report import (
+    MAP_CHART,
+    NEEDED_COLUMNS,
+    SUMMARY_FILE,
+    SURFACE_CHART,
+    YEAR_CHART,
+    Permits,
+    main,
+    permits_per_year_chart,
+    surface_by_district_chart,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+COLUMNS = ["id_pc_tramite", "codigo_catastral", *NEEDED_COLUMNS]
+
+
+def row(
+    fuente: str,
+    fecha: str = "",
+    resultado: str = "",
+    macro: str = "",
+    district: str = "",
+    surface: str = "",
+    error: str = "",
+    latitude: str = "-16.5",
+    longitude: str = "-68.1",
+) -> dict[str, str]:
+    return {
+        "id_pc_tramite": "1",
+        "codigo_catastral": "044104900070000",
+        "fecha_registro": fecha,
+        "resultado": resultado,
+        "macro_distrito": macro,
+        "distrito_municipal": district,
+        "superficie_construida": surface,
+        "latitude": latitude,
+        "longitude": longitude,
+        "error_pagina": error,
+        "fuente": fuente,
+    }
+
+
+# Five permits (three approved, pages of two failed), one page without a permit.
+ROWS = [
+    row("Ambos", "2023-05-02T10:00:00.000Z", "APROBADO", "V - SUR", "18", "100.5"),
+    row("Ambos", "2024-01-15T10:00:00.000Z", "APROBADO", "V - SUR", "18", "49.5", "rechazada"),
+    row(
+        "Ambos",
+        "2024-12-31T23:00:00.000Z",
+        "APROBADO",
+        "I - COTAHUMA",
+        "3",
+        "200",
+        "TimeoutError: took too long",
+    ),
+    row("API", "2022-07-01T08:00:00.000Z", "OBSERVADO", "I - COTAHUMA", "3", "", latitude=""),
+    row("API", resultado="OBSERVADO", district="3", surface="30"),
+    row("HTML", latitude="", longitude=""),
+]
+
+
+def write_merged(path: Path, rows: list[dict], columns: list[str] = COLUMNS) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as output:
+        writer = csv.DictWriter(output, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def run_report(tmp_path: Path, rows: list[dict] = ROWS) -> Path:
+    merged = write_merged(tmp_path / "tramites_merge.csv", rows)
+    output_dir = tmp_path / "report"
+    assert main(["--input", str(merged), "--output-dir", str(output_dir)]) == 0
+    return output_dir
+
+
+def assert_valid_png(path: Path) -> None:
+    content = path.read_bytes()
+    assert content.startswith(PNG_SIGNATURE), path
+    assert len(content) > 10_000, path
+
+
+def test_report_writes_three_charts_and_a_summary(tmp_path, capsys):
+    output_dir = run_report(tmp_path)
+
+    for name in (YEAR_CHART, MAP_CHART, SURFACE_CHART):
+        assert_valid_png(output_dir / name)
+    summary = (output_dir / SUMMARY_FILE).read_text(encoding="utf-8")
+    for name in (YEAR_CHART, MAP_CHART, SURFACE_CHART):
+        assert f"]({name})" in summary
+    assert f"to {output_dir}" in capsys.readouterr().out
+
+
+def test_summary_counts(tmp_path):
+    summary = (run_report(tmp_path) / SUMMARY_FILE).read_text(encoding="utf-8")
+
+    assert "6 rows (API 2, HTML 1, Ambos 3 by `fuente`)" in summary
+    assert "- Permits (rows with API data): 5\n" in summary
+    assert "- Approved (`resultado` APROBADO): 3 (60%)\n" in summary
+    assert "- Permit pages: 4; ok: 2; with errors: 2\n" in summary
+    assert "  - rechazada: 1\n  - TimeoutError: 1\n" in summary
+    assert "- Registered from 2022-07-01 to 2024-12-31; without a date: 1\n" in summary
+    top_rows = "| V - SUR | 2 | 40% |\n| I - COTAHUMA | 2 | 40% |\n| (unknown) | 1 | 20% |\n"
+    assert f"|---|---:|---:|\n{top_rows}\n## Charts" in summary
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
+def test_parquet_and_jsonl_inputs_give_the_same_summary(tmp_path, suffix):
+    csv_summary = (run_report(tmp_path) / SUMMARY_FILE).read_text(encoding="utf-8")
+    frame = pd.read_csv(tmp_path / "tramites_merge.csv", dtype=str)
+    for name in ("superficie_construida", "latitude", "longitude", "distrito_municipal"):
+        frame[name] = pd.to_numeric(frame[name])
+    merged = tmp_path / f"merged{suffix}"
+    write_table(frame, merged)
+
+    output_dir = tmp_path / "other_format"
+    assert main(["--input", str(merged), "--output-dir", str(output_dir)]) == 0
+    summary = (output_dir / SUMMARY_FILE).read_text(encoding="utf-8")
+    # The same but for the line naming the input file.
+    assert summary.replace(str(merged), "") == csv_summary.replace(
+        str(tmp_path / "tramites_merge.csv"), ""
+    )
+
+
+def test_charts_hold_the_counts_and_sums():
+    frame = pd.DataFrame(ROWS, columns=COLUMNS, dtype="str").replace("", pd.NA)
+    permits = Permits.from_merged(frame, Path("merged.csv")).permits
+
+    years = permits_per_year_chart(permits).axes[0]
+    heights = {
+        container.get_label(): [bar.get_height() for bar in container]
+        for container in years.containers
+    }
+    # Years 2022, 2023, 2024; the undated permit is left out.
+    assert heights == {"V - SUR": [0, 1, 1], "I - COTAHUMA": [1, 0, 1]}
+
+    surfaces = surface_by_district_chart(permits).axes[0]
+    approved, other = surfaces.containers
+    assert [tick.get_text() for tick in surfaces.get_xticklabels()] == ["3", "18"]
+    assert [bar.get_height() for bar in approved] == pytest.approx([0.2, 0.15])  # thousand m²
+    assert [bar.get_height() for bar in other] == pytest.approx([0.03, 0])
+
+
+def test_a_table_without_permits_still_gives_the_report(tmp_path):
+    output_dir = run_report(tmp_path, rows=[])
+
+    for name in (YEAR_CHART, MAP_CHART, SURFACE_CHART):
+        assert (output_dir / name).read_bytes().startswith(PNG_SIGNATURE)
+    summary = (output_dir / SUMMARY_FILE).read_text(encoding="utf-8")
+    assert "- Permits (rows with API data): 0\n" in summary
+    assert "- Registered: no dates" in summary
+
+
+# -- Errors ----------------------------------------------------------------------------
+
+
+def error_of(arguments: list[str], capsys) -> str:
+    assert main(arguments) == 1
+    message = capsys.readouterr().err
+    assert message.count("\n") == 1
+    return message
+
+
+def test_missing_input_is_an_error(tmp_path, capsys):
+    message = error_of(["--input", str(tmp_path / "absent.csv")], capsys)
+    assert message.startswith(f"error: {tmp_path / 'absent.csv'}: file not found")
+
+
+def test_input_without_the_needed_columns_is_an_error(tmp_path, capsys):
+    columns = [name for name in COLUMNS if name not in ("fuente", "latitude")]
+    merged = write_merged(tmp_path / "merged.csv", ROWS, columns)
+    message = error_of(["--input", str(merged), "--output-dir", str(tmp_path / "out")], capsys)
+    assert "missing columns latitude, fuente" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_input_is_an_error(tmp_path, capsys):
+    merged = tmp_path / "merged.parquet"
+    merged.write_text("not parquet\nat all")
+    assert f"error: {merged}: cannot read (" in error_of(["--input", str(merged)], capsys)
+
+
+def test_unknown_input_format_is_an_error(tmp_path, capsys):
+    merged = tmp_path / "merged.xlsx"
+    merged.write_bytes(b"")
+    assert "unknown format '.xlsx'" in error_of(["--input", str(merged)], capsys)
+
+
+def test_output_folder_not_writable_is_an_error(tmp_path, capsys):
+    merged = write_merged(tmp_path / "merged.csv", ROWS)
+    # A file where the folder should be: refused even to root, unlike a read-only folder.
+    blocker = tmp_path / "report"
+    blocker.write_text("not a folder")
+    message = error_of(["--input", str(merged), "--output-dir", str(blocker)], capsys)
+    assert message.startswith(f"error: {blocker}: output folder not writable")
