@@ -11,7 +11,13 @@ from lapaz.identifiers import permit_identifier
 from lapaz.items import DetalleItem, TramiteItem
 from lapaz.pages import parse_permit_page
 from lapaz.records import Permit, permit_of
-from lapaz.schema import ERROR_NO_CODIGO, ERROR_NO_FECHA, ERROR_NO_SECTIONS, ERROR_REFUSED
+from lapaz.schema import (
+    ERROR_NO_CODIGO,
+    ERROR_NO_FECHA,
+    ERROR_NO_NUMERO,
+    ERROR_NO_SECTIONS,
+    ERROR_REFUSED,
+)
 from lapaz.wfs import (
     FeaturePage,
     PageRequest,
@@ -76,6 +82,7 @@ class TramitesSpider(scrapy.Spider):
             raise ValueError(f"-a refresco={refresco!r}: the only value is {FULL_REFRESH!r}")
         self.full_refresh = refresco == FULL_REFRESH
         self.seen_features: set = set()
+        self.received = 0
         self.number_matched: int | None = None
         self.failed_wfs_pages: list[str] = []
         self.warned_lat_lon = False
@@ -139,11 +146,20 @@ class TramitesSpider(scrapy.Spider):
         if content.number_matched is not None:
             self.number_matched = max(self.number_matched or 0, content.number_matched)
             stats.set_value("lapaz/wfs/number_matched", self.number_matched)
+        received_before = self.received
         for feature in content.features:
             if self._limit_reached():
                 break
             yield from self.feature_records(feature)
         if self._limit_reached():
+            return
+        if role == "follow" and content.features and self.received == received_before:
+            # Only features seen before: a server that ignores startIndex would go on forever.
+            self.logger.warning(
+                "WFS page at startIndex=%d repeats features already received; paging stops"
+                " there (the server may not support startIndex)",
+                page.start_index,
+            )
             return
         yield from self._next_pages(page, role, content)
 
@@ -195,17 +211,19 @@ class TramitesSpider(scrapy.Spider):
         )
 
     def _limit_reached(self) -> bool:
-        return self.limit is not None and len(self.seen_features) >= self.limit
+        return self.limit is not None and self.received >= self.limit
 
     def feature_records(self, feature: dict):
         properties = feature.get("properties") or {}
         permit = permit_of(properties)
         key = permit.id_pc_tramite if permit.id_pc_tramite is not None else feature.get("id")
         stats = self.crawler.stats
-        if key is not None and key in self.seen_features:
-            stats.inc_value("lapaz/wfs/duplicate_features")
-            return
-        self.seen_features.add(key)
+        if key is not None:
+            if key in self.seen_features:
+                stats.inc_value("lapaz/wfs/duplicate_features")
+                return
+            self.seen_features.add(key)
+        self.received += 1
         stats.inc_value("lapaz/wfs/features")
         if self.filters and not self.filters.accepts(properties):
             stats.inc_value("lapaz/wfs/features_filtered_out")
@@ -236,8 +254,10 @@ class TramitesSpider(scrapy.Spider):
         missing = None
         if permit.codigo_catastral is None:
             missing = ERROR_NO_CODIGO
-        elif permit.anio is None or permit.numero_tramite is None:
-            missing = ERROR_NO_FECHA if permit.anio is None else "sin_numero_tramite"
+        elif permit.anio is None:
+            missing = ERROR_NO_FECHA
+        elif permit.numero_tramite is None:
+            missing = ERROR_NO_NUMERO
         if missing:
             self.crawler.stats.inc_value("lapaz/detalles/not_requestable")
             return DetalleItem({**record, "error": missing})
@@ -280,7 +300,7 @@ class TramitesSpider(scrapy.Spider):
 
     def check_harvest(self):
         """On idle: page again what unstable paging missed, or end saying what is missing."""
-        received = len(self.seen_features)
+        received = self.received
         expected = self.number_matched
         if expected is not None and self.limit:
             expected = min(expected, self.limit)
