@@ -16,6 +16,9 @@ LAPAZ_WFS_URL = "https://sitservicios.lapaz.bo/geoserver/sit/ows"
 LAPAZ_WFS_TYPENAME = "sit:tramitesterritoriales"
 # Features asked per WFS page; the server may cap it lower, the spider copes.
 LAPAZ_WFS_PAGE_SIZE = 5000
+# Ask for the number of features first (resultType=hits), then for every page at once;
+# without a count from the server, page from the first page.
+LAPAZ_WFS_HITS = True
 # A stable order keeps pages from skipping or repeating features; empty to not ask.
 LAPAZ_WFS_SORT_BY = "idPCTramite"
 # Send the spider's filters (desde, hasta, macrodistrito) as a CQL_FILTER, GeoServer's

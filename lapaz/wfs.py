@@ -5,6 +5,7 @@ is not the end; paging without `sortBy` is not stable; an OGC ExceptionReport is
 never "no more features"; the total received is checked against `numberMatched` at the end.
 """
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -17,7 +18,15 @@ LONGITUDE_WINDOW = (-69.5, -67.0)
 
 
 class WfsError(Exception):
-    """The server answered something that is not a page of features."""
+    """The server answered something that is not a page of features.
+
+    `rejected`: the server said the request itself is wrong (an OGC exception), as
+    opposed to an answer that broke on the way (truncated JSON, an HTML error page).
+    """
+
+    def __init__(self, message: str, rejected: bool = False):
+        super().__init__(message)
+        self.rejected = rejected
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,47 @@ class FeaturePage:
 class PageRequest:
     start_index: int
     count: int
+
+
+def hits_url(base_url: str, typename: str, extra_params: dict[str, str] | None = None) -> str:
+    """A GetFeature URL asking only for the number of features (`resultType=hits`).
+
+    `count=1` keeps the answer small on a server that ignores resultType.
+    """
+    params = {
+        "service": "WFS",
+        "version": "2.0.0",
+        "request": "GetFeature",
+        "typeNames": typename,
+        "resultType": "hits",
+        "count": 1,
+        "outputFormat": "application/json",
+        **(extra_params or {}),
+    }
+    separator = "&" if "?" in base_url else "?"
+    return f"{base_url}{separator}{urlencode(params)}"
+
+
+_NUMBER_MATCHED_XML = re.compile(rb'\bnumber(?:Matched|OfFeatures)="(\d+)"')
+
+
+def parse_hits(body: bytes) -> int | None:
+    """The count of a hits answer, in GeoJSON or in WFS XML; None when it gives none."""
+    if body[:500].lstrip().startswith(b"<"):
+        match = _NUMBER_MATCHED_XML.search(body[:2000])
+        return int(match.group(1)) if match else None
+    try:
+        return parse_feature_page(body).number_matched
+    except WfsError:
+        return None
+
+
+def planned_pages(total: int, page_size: int, start: int = 0) -> list[PageRequest]:
+    """Every page from `start` of a layer whose size is known, to request all at once."""
+    return [
+        PageRequest(offset, min(page_size, total - offset))
+        for offset in range(start, total, page_size)
+    ]
 
 
 def getfeature_url(
@@ -78,7 +128,7 @@ def parse_feature_page(body: bytes) -> FeaturePage:
     head = body[:500].lstrip()
     if head.startswith(b"<"):
         if b"ExceptionReport" in head or b"ServiceException" in head:
-            raise WfsError(f"the server answered an OGC exception: {_preview(body)}")
+            raise WfsError(f"the server answered an OGC exception: {_preview(body)}", True)
         raise WfsError(f"the server answered XML or HTML, not GeoJSON: {_preview(body)}")
     try:
         document = orjson.loads(body)
@@ -107,10 +157,7 @@ def pages_after_first(first: PageRequest, page: FeaturePage) -> list[PageRequest
     step = page.number_returned
     if page.number_matched is None:
         return [PageRequest(first.start_index + step, first.count)]
-    return [
-        PageRequest(start, min(step, page.number_matched - start))
-        for start in range(first.start_index + step, page.number_matched, step)
-    ]
+    return planned_pages(page.number_matched, step, start=first.start_index + step)
 
 
 def follow_up(request: PageRequest, page: FeaturePage, planned: bool) -> PageRequest | None:

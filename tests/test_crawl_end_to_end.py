@@ -67,12 +67,23 @@ def check_complete_harvest(replica, result):
     return tramites, detalles
 
 
-def test_crawl_harvests_every_feature_and_every_approved_page(tmp_path):
-    with ReplicaServer(ReplicaConfig(features=FEATURES)) as replica:
+@pytest.mark.parametrize("hits_format", ["json", "xml", "ignored"])
+def test_crawl_harvests_every_feature_and_every_approved_page(tmp_path, hits_format):
+    with ReplicaServer(ReplicaConfig(features=FEATURES, hits_format=hits_format)) as replica:
         result = run_crawl(replica, tmp_path / "data", LAPAZ_WFS_PAGE_SIZE=500)
         check_complete_harvest(replica, result)
-        assert replica.stats.snapshot()["requests"]["wfs"] == 3
+        # the count, then the three pages at once
+        assert replica.stats.snapshot()["requests"]["wfs"] == 4
     assert "features harvested: 1200 of 1200" in result.log
+
+
+def test_crawl_without_asking_for_the_count_first(tmp_path):
+    with ReplicaServer(ReplicaConfig(features=FEATURES)) as replica:
+        result = run_crawl(
+            replica, tmp_path / "data", LAPAZ_WFS_PAGE_SIZE=500, LAPAZ_WFS_HITS=False
+        )
+        check_complete_harvest(replica, result)
+        assert replica.stats.snapshot()["requests"]["wfs"] == 3
 
 
 def test_crawl_with_a_server_page_cap_and_no_number_matched(tmp_path):

@@ -123,3 +123,24 @@ def test_a_page_without_sections_is_retried_before_it_is_recorded():
     response = HtmlResponse(permit["url"], body=saved("sin_secciones.html"), request=exhausted)
     (item,) = spider.parse_detalle(response, permit)
     assert item["error"] == "sin_secciones"
+
+
+def test_the_count_first_then_every_page_at_once():
+    spider = make_spider(limite=12000)
+    request = spider.hits_request()
+    assert query(request)["resultType"] == "hits"
+    body = orjson.dumps({"type": "FeatureCollection", "features": [], "numberMatched": 13907})
+    output = list(spider.parse_hits(TextResponse(request.url, body=body, request=request)))
+    starts = [(query(r)["startIndex"], query(r)["count"]) for r in output]
+    assert starts == [("0", "5000"), ("5000", "5000"), ("10000", "2000")]
+    assert {r.cb_kwargs["role"] for r in output} == {"planned"}
+    assert spider.number_matched == 13907
+
+
+def test_no_count_means_paging_from_the_first_page():
+    spider = make_spider()
+    request = spider.hits_request()
+    response = TextResponse(request.url, body=b"<html>error</html>", request=request)
+    (first,) = spider.parse_hits(response)
+    assert first.cb_kwargs["role"] == "first"
+    assert query(first)["startIndex"] == "0"

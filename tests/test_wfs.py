@@ -9,8 +9,11 @@ from lapaz.wfs import (
     WfsError,
     follow_up,
     getfeature_url,
+    hits_url,
     pages_after_first,
     parse_feature_page,
+    parse_hits,
+    planned_pages,
     point_lat_lon,
 )
 
@@ -139,3 +142,37 @@ def test_follow_up(request_, returned, planned, expected):
 )
 def test_point_lat_lon(geometry, expected):
     assert point_lat_lon(geometry) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "count"),
+    [
+        (collection(0, numberMatched=13907, totalFeatures=13907, numberReturned=0), 13907),
+        (collection(1, totalFeatures=120), 120),
+        (collection(1), None),
+        (
+            b'<?xml version="1.0"?><wfs:FeatureCollection numberMatched="13907" '
+            b'numberReturned="0" timeStamp="2026-01-01T00:00:00Z"/>',
+            13907,
+        ),
+        (b'<wfs:FeatureCollection numberOfFeatures="42"/>', 42),
+        (b"<ows:ExceptionReport><ows:Exception/></ows:ExceptionReport>", None),
+        (b"not json", None),
+    ],
+)
+def test_parse_hits(body, count):
+    assert parse_hits(body) == count
+
+
+def test_hits_url_asks_for_the_count_only():
+    url = hits_url("https://example.org/ows", "sit:t", {"CQL_FILTER": "a = 'b'"})
+    query = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+    assert query["resultType"] == "hits"
+    assert query["CQL_FILTER"] == "a = 'b'"
+    assert "startIndex" not in query
+
+
+def test_planned_pages():
+    pages = [(p.start_index, p.count) for p in planned_pages(12001, 5000)]
+    assert pages == [(0, 5000), (5000, 5000), (10000, 2001)]
+    assert planned_pages(0, 5000) == []

@@ -24,8 +24,11 @@ from lapaz.wfs import (
     WfsError,
     follow_up,
     getfeature_url,
+    hits_url,
     pages_after_first,
     parse_feature_page,
+    parse_hits,
+    planned_pages,
     point_lat_lon,
 )
 
@@ -101,14 +104,37 @@ class TramitesSpider(scrapy.Spider):
         spider.server_filter = spider.filters.cql() if use_server_filter else None
         spider.detalle_url = settings["LAPAZ_DETALLE_URL"]
         spider.max_passes = settings.getint("LAPAZ_WFS_MAX_PASSES")
+        spider.ask_hits_first = settings.getbool("LAPAZ_WFS_HITS")
         crawler.signals.connect(spider.check_harvest, signal=scrapy.signals.spider_idle)
         return spider
 
     async def start(self):
-        yield self.wfs_request(PageRequest(0, self._first_count()), role="first")
+        if self.ask_hits_first:
+            yield self.hits_request()
+        else:
+            yield self.first_page_request()
+
+    def first_page_request(self) -> scrapy.Request:
+        return self.wfs_request(PageRequest(0, self._first_count()), role="first")
+
+    def hits_request(self) -> scrapy.Request:
+        """The count alone first: then every page can be asked for at once."""
+        url = hits_url(self.wfs_url, self.typename, self._query_params(self.server_filter))
+        return scrapy.Request(
+            url,
+            callback=self.parse_hits,
+            errback=self.hits_failed,
+            priority=WFS_PRIORITY,
+            dont_filter=True,
+            meta={"handle_httpstatus_list": [400]},
+        )
 
     def _first_count(self) -> int:
         return min(self.page_size, self.limit) if self.limit else self.page_size
+
+    @staticmethod
+    def _query_params(server_filter: str | None) -> dict[str, str] | None:
+        return {"CQL_FILTER": server_filter} if server_filter else None
 
     def wfs_request(self, page: PageRequest, role: str) -> scrapy.Request:
         """role: `first` (reads the total), `planned` (known total) or `follow` (unknown)."""
@@ -118,7 +144,7 @@ class TramitesSpider(scrapy.Spider):
             page.start_index,
             page.count,
             sort_by=self.sort_by,
-            extra_params={"CQL_FILTER": self.server_filter} if self.server_filter else None,
+            extra_params=self._query_params(self.server_filter),
         )
         return scrapy.Request(
             url,
@@ -128,24 +154,48 @@ class TramitesSpider(scrapy.Spider):
             priority=WFS_PRIORITY,
             # The files, not the scheduler, say what is done: a resumed crawl pages again.
             dont_filter=True,
-            meta={"handle_httpstatus_list": [400]},
+            meta={
+                "handle_httpstatus_list": [400],
+                "lapaz_asked": (self.server_filter, self.sort_by),
+            },
         )
 
     # The WFS half
 
+    def parse_hits(self, response):
+        total = parse_hits(response.body) if response.status == 200 else None
+        if total is None:
+            self.logger.info("The WFS server gave no count for resultType=hits; paging from 0")
+            yield self.first_page_request()
+            return
+        self._note_number_matched(total)
+        if self.limit:
+            total = min(total, self.limit)
+        for page in planned_pages(total, self.page_size):
+            yield self.wfs_request(page, role="planned")
+
+    def hits_failed(self, failure):
+        self.logger.info(
+            "No count from the WFS server (%s); paging from 0", _failure_reason(failure)
+        )
+        yield self.first_page_request()
+
+    def _note_number_matched(self, number_matched: int) -> None:
+        self.number_matched = max(self.number_matched or 0, number_matched)
+        self.crawler.stats.set_value("lapaz/wfs/number_matched", self.number_matched)
+
     def parse_wfs_page(self, response, page: PageRequest, role: str):
         try:
             if response.status == 400:
-                raise WfsError(f"HTTP 400: {response.text[:200]}")
+                raise WfsError(f"HTTP 400: {response.text[:200]}", rejected=True)
             content = parse_feature_page(response.body)
         except WfsError as error:
-            yield from self._wfs_page_broken(response.request, page, role, str(error))
+            yield from self._wfs_page_broken(response.request, page, role, error)
             return
         stats = self.crawler.stats
         stats.inc_value("lapaz/wfs/pages")
         if content.number_matched is not None:
-            self.number_matched = max(self.number_matched or 0, content.number_matched)
-            stats.set_value("lapaz/wfs/number_matched", self.number_matched)
+            self._note_number_matched(content.number_matched)
         received_before = self.received
         for feature in content.features:
             if self._limit_reached():
@@ -176,28 +226,28 @@ class TramitesSpider(scrapy.Spider):
         if next_page is not None:
             yield self.wfs_request(next_page, role=role)
 
-    def _wfs_page_broken(self, request, page: PageRequest, role: str, reason: str):
-        if role == "first" and self.server_filter:
+    def _wfs_page_broken(self, request, page: PageRequest, role: str, error: WfsError):
+        asked_filter, asked_sort_by = request.meta["lapaz_asked"]
+        if error.rejected and asked_filter and asked_filter == self.server_filter:
             self.logger.warning(
-                "The WFS server rejected CQL_FILTER (%s); filtering on our side instead", reason
+                "The WFS server rejected CQL_FILTER (%s); filtering on our side instead", error
             )
             self.server_filter = None
-            yield self.wfs_request(page, role)
-            return
-        if role == "first" and self.sort_by:
+        elif error.rejected and asked_sort_by and asked_sort_by == self.sort_by:
             self.logger.warning(
                 "The WFS server rejected sortBy=%s (%s); paging without a stable order",
                 self.sort_by,
-                reason,
+                error,
             )
             self.sort_by = None
+        if error.rejected and (asked_filter, asked_sort_by) != (self.server_filter, self.sort_by):
             yield self.wfs_request(page, role)
             return
         retry = get_retry_request(request, spider=self, reason="invalid WFS page")
         if retry is not None:
             yield retry
             return
-        self._record_wfs_failure(page, reason)
+        self._record_wfs_failure(page, str(error))
 
     def wfs_page_failed(self, failure):
         page = failure.request.cb_kwargs["page"]

@@ -44,6 +44,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-cql-filter", action="store_true", help="ignore CQL_FILTER")
     parser.add_argument("--refused-fraction", type=float, default=ReplicaConfig.refused_fraction)
     parser.add_argument(
+        "--hits-format",
+        choices=["json", "xml", "ignored"],
+        default=ReplicaConfig.hits_format,
+        help="how resultType=hits is answered",
+    )
+    parser.add_argument(
         "--failure-rate",
         type=float,
         default=0.0,
@@ -80,6 +86,7 @@ def config_from(args: argparse.Namespace) -> ReplicaConfig:
         reject_sort_by=args.reject_sort_by,
         cql_filter=not args.no_cql_filter,
         refused_fraction=args.refused_fraction,
+        hits_format=args.hits_format,
         faults=faults,
     )
 

@@ -66,6 +66,9 @@ class ReplicaConfig:
     reject_sort_by: bool = False  # sortBy answered with an ExceptionReport
     cql_filter: bool = True  # False: CQL_FILTER silently ignored
     refused_fraction: float = 0.03  # approved permits whose page is refused anyway
+    # resultType=hits answered as GeoServer's GeoJSON ("json"), as GML-only servers do
+    # ("xml"), or not understood and answered as a normal page ("ignored").
+    hits_format: str = "json"
     faults: list[Fault] = field(default_factory=list)
 
 
@@ -423,6 +426,14 @@ class ReplicaServer:
             positions = positions.copy()
             random.Random(config.seed * 1_000_003 + request_number).shuffle(positions)
 
+        matched = None if config.omit_number_matched else len(positions)
+        if request.hits and config.hits_format == "xml":
+            return Reply(
+                200, XML, wfs.hits_collection_xml(len(positions)), delay=config.wfs_latency
+            )
+        if request.hits and config.hits_format == "json":
+            return Reply(200, JSON, wfs.feature_collection([], matched), delay=config.wfs_latency)
+
         limit = len(positions) if request.count is None else request.count
         if config.page_cap is not None:
             limit = min(limit, config.page_cap)
@@ -439,7 +450,6 @@ class ReplicaServer:
                 )
                 for feature in page
             ]
-        matched = None if config.omit_number_matched else len(positions)
         delay = config.wfs_latency + config.wfs_latency_per_feature * len(page)
         return Reply(200, JSON, wfs.feature_collection(page, matched), delay=delay)
 

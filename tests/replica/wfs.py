@@ -53,6 +53,7 @@ class GetFeature:
     count: int | None
     sort_by: tuple[SortKey, ...]
     cql_filter: str | None
+    hits: bool = False  # resultType=hits: the count, no features
 
 
 def _non_negative(params: dict[str, str], name: str) -> int | None:
@@ -94,6 +95,7 @@ def parse_get_feature(params: dict[str, str], property_names: set[str]) -> GetFe
         count=count,
         sort_by=parse_sort_by(params.get("sortby", ""), property_names),
         cql_filter=params.get("cql_filter") or None,
+        hits=params.get("resulttype", "").lower() == "hits",
     )
 
 
@@ -207,6 +209,17 @@ def served_feature(
         lon, lat = geometry["coordinates"]
         geometry = {"type": "Point", "coordinates": [lat, lon]}
     return {**feature, "geometry": geometry, "properties": properties}
+
+
+def hits_collection_xml(number_matched: int) -> bytes:
+    """A WFS 2.0 hits answer as servers that only speak GML write it."""
+    now = datetime.now(UTC)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0" '
+        f'numberMatched="{number_matched}" numberReturned="0" '
+        f'timeStamp="{now:%Y-%m-%dT%H:%M:%S}Z"/>\n'
+    ).encode()
 
 
 def feature_collection(features: list[dict], number_matched: int | None) -> bytes:
