@@ -1,4 +1,4 @@
-"""Middlewares: rotating user agents on top of scrapy-fake-useragent; skipping done pages.
+"""Downloader middlewares: rotating user agents, retries with backoff.
 
 scrapy-fake-useragent 1.4.4 is broken on current Scrapy: its retry middleware calls
 `RetryMiddleware._retry` with an argument too many and reads an attribute that no longer
@@ -17,8 +17,6 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.settings import BaseSettings
 from scrapy_fake_useragent.middleware import RandomUserAgentBase
 from scrapy_fake_useragent.providers import BaseProvider, FakeUserAgentProvider
-
-from lapaz.store import JsonLinesStore
 
 
 class DesktopBrowserUserAgentProvider(FakeUserAgentProvider):
@@ -117,37 +115,3 @@ class RetryWithFreshUserAgentMiddleware(RetryMiddleware):
 
     async def process_exception(self, request, exception):
         return await self._after_backoff(super().process_exception(request, exception))
-
-
-class SkipFetchedPagesMiddleware:
-    """Spider middleware: drops requests for permit pages that earlier runs fetched.
-
-    `detalles.jsonl` already holds a record for them (see lapaz.store).
-    """
-
-    def __init__(self, crawler):
-        self.store = JsonLinesStore.for_crawler(crawler)
-        self.stats = crawler.stats
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler)
-
-    def _already_fetched(self, entry) -> bool:
-        if not isinstance(entry, Request):
-            return False
-        identificador = entry.cb_kwargs.get("permit", {}).get("identificador")
-        if identificador in self.store.done_identifiers:
-            self.stats.inc_value("lapaz/detalles/skipped_done")
-            return True
-        return False
-
-    def process_spider_output(self, response, result):
-        for entry in result:
-            if not self._already_fetched(entry):
-                yield entry
-
-    async def process_spider_output_async(self, response, result):
-        async for entry in result:
-            if not self._already_fetched(entry):
-                yield entry

@@ -2,8 +2,8 @@
 
 Two quantities move: the WFS features received (the `lapaz/wfs/features` stat, out of the
 server's `numberMatched`, the `lapaz/wfs/number_matched` stat, or the spider's `limite`)
-and the permit pages done (out of the page requests the spider has scheduled so far, a
-total that grows while the features arrive).
+and the permit pages done (out of the pages the spider has planned so far, the
+`lapaz/detalles/planned` stat, a total that grows while the features arrive).
 
 On a terminal, two tqdm bars on stderr show counts, rate and time left; Scrapy's own log
 lines, which go to stderr too, are written above the bars instead of through them. Anywhere
@@ -33,6 +33,7 @@ NUMBER_MATCHED_STAT = "lapaz/wfs/number_matched"
 # Counted by the spider as features arrive, so that features its filters leave out (and
 # that never become items) count as received too.
 FEATURES_STAT = "lapaz/wfs/features"
+PAGES_PLANNED_STAT = "lapaz/detalles/planned"
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,7 @@ class CrawlProgress:
         self.terminal = terminal
         self.bar_file = bar_file or sys.stderr
         self.pages_done = 0
-        # URLs, not a count: a retried page is scheduled again but is still one page.
-        self.planned_pages: set[str] = set()
-        self.first_page_planned_at: float | None = None
+        self.first_page_done_at: float | None = None
         self.feature_bar: tqdm | None = None
         self.page_bar: tqdm | None = None
         self.redirected_handlers: list[tuple[logging.StreamHandler, object]] = []
@@ -120,7 +119,6 @@ class CrawlProgress:
         connect = crawler.signals.connect
         connect(self.spider_opened, signal=signals.spider_opened)
         connect(self.spider_closed, signal=signals.spider_closed)
-        connect(self.request_scheduled, signal=signals.request_scheduled)
         # A record the writer drops (already in the files) is done all the same.
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             connect(self.item_done, signal=signal)
@@ -149,28 +147,21 @@ class CrawlProgress:
 
     @property
     def pages_total(self) -> int:
-        # A resumed crawl (JOBDIR) restores requests without scheduling them again.
-        return max(len(self.planned_pages), self.pages_done)
-
-    def request_scheduled(self, request) -> None:
-        if "permit" not in request.cb_kwargs or request.url in self.planned_pages:
-            return
-        self.planned_pages.add(request.url)
-        if self.first_page_planned_at is None:
-            self.first_page_planned_at = time.monotonic()
-        if self.page_bar is not None:
-            self.page_bar.total = self.pages_total
+        # A resumed crawl (JOBDIR) also finishes pages that the killed one had planned.
+        return max(self.crawler.stats.get_value(PAGES_PLANNED_STAT, 0), self.pages_done)
 
     def item_done(self, item) -> None:
         # A record for a permit without an identifier was never a request.
         if isinstance(item, DetalleItem) and item.get("url"):
             self.pages_done += 1
+            if self.first_page_done_at is None:
+                self.first_page_done_at = time.monotonic()
         self.update_bars()
 
     def snapshot(self) -> Progress:
         rate = None
-        if self.first_page_planned_at is not None:
-            elapsed = time.monotonic() - self.first_page_planned_at
+        if self.first_page_done_at is not None:
+            elapsed = time.monotonic() - self.first_page_done_at
             rate = self.pages_done / elapsed if elapsed > 0 else None
         return Progress(
             self.features_done, self.features_total, self.pages_done, self.pages_total, rate

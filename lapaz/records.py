@@ -87,7 +87,7 @@ def tramite_record(raw: Mapping[str, object]) -> dict[str, object]:
     return record
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Permit:
     """What the crawl needs of a feature to follow it to its page."""
 

@@ -83,9 +83,6 @@ FAKEUSERAGENT_FALLBACK = (
 USER_AGENT = FAKEUSERAGENT_FALLBACK
 
 # --- Pipelines, middlewares, extensions ---------------------------------------------------
-SPIDER_MIDDLEWARES = {
-    "lapaz.middlewares.SkipFetchedPagesMiddleware": 950,
-}
 ITEM_PIPELINES = {
     "lapaz.pipelines.NormaliseTramiteKeysPipeline": 100,
     "lapaz.pipelines.NormaliseDetalleKeysPipeline": 110,

@@ -144,3 +144,23 @@ def test_no_count_means_paging_from_the_first_page():
     (first,) = spider.parse_hits(response)
     assert first.cb_kwargs["role"] == "first"
     assert query(first)["startIndex"] == "0"
+
+
+def test_page_requests_are_made_a_window_at_a_time():
+    spider = make_spider()
+    spider.page_window = 4
+    page = PageRequest(0, 100)
+    features = [feature(number) for number in range(1, 101)]
+    response = wfs_response(spider, page, features, numberMatched=100)
+    output = list(spider.parse_wfs_page(response, page, "first"))
+    requests = [o for o in output if isinstance(o, Request)]
+    assert len(requests) == 4
+    assert len(spider.pending_pages) == 96
+    assert spider.crawler.stats.get_value("lapaz/detalles/planned") == 100
+
+    done = requests[0]
+    page_response = HtmlResponse(done.url, body=saved("permiso_completo.html"), request=done)
+    item, refill = spider.parse_detalle(page_response, **done.cb_kwargs)
+    assert isinstance(item, DetalleItem)
+    assert isinstance(refill, Request)
+    assert len(spider.pending_pages) == 95

@@ -1,5 +1,7 @@
 """The `tramites` spider: every WFS feature, and the page of every approved permit."""
 
+from collections import deque
+
 import scrapy
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import CloseSpider, DontCloseSpider
@@ -18,6 +20,7 @@ from lapaz.schema import (
     ERROR_NO_SECTIONS,
     ERROR_REFUSED,
 )
+from lapaz.store import JsonLinesStore
 from lapaz.wfs import (
     FeaturePage,
     PageRequest,
@@ -91,6 +94,10 @@ class TramitesSpider(scrapy.Spider):
         self.warned_lat_lon = False
         self.passes = 1
         self.received_before_pass = 0
+        # Permits whose page is still to be requested. Requests are made from them a window
+        # at a time, so that memory holds small records, not thousands of queued requests.
+        self.pending_pages: deque[Permit] = deque()
+        self.pages_in_flight = 0
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -105,6 +112,7 @@ class TramitesSpider(scrapy.Spider):
         spider.detalle_url = settings["LAPAZ_DETALLE_URL"]
         spider.max_passes = settings.getint("LAPAZ_WFS_MAX_PASSES")
         spider.ask_hits_first = settings.getbool("LAPAZ_WFS_HITS")
+        spider.page_window = 2 * settings.getint("CONCURRENT_REQUESTS")
         crawler.signals.connect(spider.check_harvest, signal=scrapy.signals.spider_idle)
         return spider
 
@@ -201,6 +209,7 @@ class TramitesSpider(scrapy.Spider):
             if self._limit_reached():
                 break
             yield from self.feature_records(feature)
+        yield from self.page_requests()
         if self._limit_reached():
             return
         if role == "follow" and content.features and self.received == received_before:
@@ -288,19 +297,18 @@ class TramitesSpider(scrapy.Spider):
                 )
         yield TramiteItem({**properties, "latitude": latitude, "longitude": longitude})
         if self.wanted_results is None or permit.resultado in self.wanted_results:
-            yield self.detalle_request_or_record(permit)
+            yield from self.queue_page(permit)
 
     # The page half
 
-    def detalle_request_or_record(self, permit: Permit):
-        record = {
-            "id_pc_tramite": permit.id_pc_tramite,
-            "codigo_catastral": permit.codigo_catastral,
-            "numero_tramite": permit.numero_tramite,
-            "anio": permit.anio,
-            "identificador": None,
-            "url": None,
-        }
+    @property
+    def already_fetched(self) -> set[str]:
+        """Pages that earlier runs fetched (see lapaz.store); the store reads them at open."""
+        return JsonLinesStore.for_crawler(self.crawler).done_identifiers
+
+    def queue_page(self, permit: Permit):
+        """Queue the permit's page, or yield the record saying why it gets none."""
+        stats = self.crawler.stats
         missing = None
         if permit.codigo_catastral is None:
             missing = ERROR_NO_CODIGO
@@ -309,17 +317,32 @@ class TramitesSpider(scrapy.Spider):
         elif permit.numero_tramite is None:
             missing = ERROR_NO_NUMERO
         if missing:
-            self.crawler.stats.inc_value("lapaz/detalles/not_requestable")
-            return DetalleItem({**record, "error": missing})
-        identificador = permit_identifier(
-            permit.codigo_catastral, permit.numero_tramite, permit.anio
-        )
+            stats.inc_value("lapaz/detalles/not_requestable")
+            yield DetalleItem({**_page_record(permit, None, None), "error": missing})
+        elif _identifier(permit) in self.already_fetched:
+            stats.inc_value("lapaz/detalles/skipped_done")
+        else:
+            stats.inc_value("lapaz/detalles/planned")
+            self.pending_pages.append(permit)
+
+    def page_requests(self):
+        """Requests for queued pages, as many as keep the window of pages in flight full."""
+        while self.pending_pages and self.pages_in_flight < self.page_window:
+            self.pages_in_flight += 1
+            yield self.detalle_request(self.pending_pages.popleft())
+
+    def _page_finished(self) -> None:
+        # Never below 0: a resumed crawl (JOBDIR) finishes pages queued by the killed one.
+        self.pages_in_flight = max(0, self.pages_in_flight - 1)
+
+    def detalle_request(self, permit: Permit) -> scrapy.Request:
+        identificador = _identifier(permit)
         url = f"{self.detalle_url}?{identificador}"
         return scrapy.Request(
             url,
             callback=self.parse_detalle,
             errback=self.detalle_failed,
-            cb_kwargs={"permit": {**record, "identificador": identificador, "url": url}},
+            cb_kwargs={"permit": _page_record(permit, identificador, url)},
             dont_filter=True,
         )
 
@@ -339,17 +362,25 @@ class TramitesSpider(scrapy.Spider):
                 return
             error = ERROR_NO_SECTIONS
         self.crawler.stats.inc_value(f"lapaz/detalles/{error or 'ok'}")
+        self._page_finished()
         yield DetalleItem({**permit, "error": error, "secciones": page.sections})
+        yield from self.page_requests()
 
     def detalle_failed(self, failure):
         permit = failure.request.cb_kwargs["permit"]
         self.crawler.stats.inc_value("lapaz/detalles/failed")
+        self._page_finished()
         yield DetalleItem({**permit, "error": _failure_reason(failure)})
+        yield from self.page_requests()
 
     # The end
 
     def check_harvest(self):
         """On idle: page again what unstable paging missed, or end saying what is missing."""
+        if self.pending_pages:
+            for request in self.page_requests():
+                self.crawler.engine.crawl(request)
+            raise DontCloseSpider
         received = self.received
         expected = self.number_matched
         if expected is not None and self.limit:
@@ -381,6 +412,21 @@ class TramitesSpider(scrapy.Spider):
             problems.append(f"received {received} features of the {expected} the server matched")
         self.logger.error("The WFS harvest is incomplete: %s", "; ".join(problems))
         raise CloseSpider(INCOMPLETE_REASON)
+
+
+def _identifier(permit: Permit) -> str:
+    return permit_identifier(permit.codigo_catastral, permit.numero_tramite, permit.anio)
+
+
+def _page_record(permit: Permit, identificador: str | None, url: str | None) -> dict:
+    return {
+        "id_pc_tramite": permit.id_pc_tramite,
+        "codigo_catastral": permit.codigo_catastral,
+        "numero_tramite": permit.numero_tramite,
+        "anio": permit.anio,
+        "identificador": identificador,
+        "url": url,
+    }
 
 
 def _failure_reason(failure) -> str:
