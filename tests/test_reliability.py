@@ -63,7 +63,7 @@ def crawl(replica, tmp_path, **settings):
 @pytest.mark.parametrize(
     ("fault", "settings"),
     [
-        pytest.param(Fault("page", "burst", times=40), {}, id="5xx-burst"),
+        pytest.param(Fault("page", "burst", times=20), {}, id="5xx-burst"),
         pytest.param(Fault("page", "status", status=500, fraction=0.3, times=2), {}, id="500"),
         pytest.param(Fault("page", "drop", fraction=0.2, times=1), {}, id="dropped-mid-body"),
         pytest.param(

@@ -112,7 +112,7 @@ class TramitesSpider(scrapy.Spider):
         spider.detalle_url = settings["LAPAZ_DETALLE_URL"]
         spider.max_passes = settings.getint("LAPAZ_WFS_MAX_PASSES")
         spider.ask_hits_first = settings.getbool("LAPAZ_WFS_HITS")
-        spider.page_window = 2 * settings.getint("CONCURRENT_REQUESTS")
+        spider.page_window = settings.getint("LAPAZ_PAGES_IN_FLIGHT")
         crawler.signals.connect(spider.check_harvest, signal=scrapy.signals.spider_idle)
         return spider
 
