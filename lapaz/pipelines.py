@@ -52,7 +52,8 @@ class JsonLinesWriterPipeline:
 
     def process_item(self, item):
         kind = "detalles" if isinstance(item, DetalleItem) else "tramites"
-        record = ItemAdapter(item).asdict()
+        # Shallow: the records are flat, and asdict() would walk every value again.
+        record = dict(ItemAdapter(item))
         if self.store.is_duplicate(kind, record):
             self.crawler.stats.inc_value(f"lapaz/{kind}/duplicates_dropped")
             raise DropItem(f"already written to {kind}.jsonl")

@@ -134,7 +134,7 @@ class TramitesSpider(scrapy.Spider):
             errback=self.hits_failed,
             priority=WFS_PRIORITY,
             dont_filter=True,
-            meta={"handle_httpstatus_list": [400]},
+            meta={"handle_httpstatus_list": [400], "autothrottle_dont_adjust_delay": True},
         )
 
     def _first_count(self) -> int:
@@ -165,6 +165,8 @@ class TramitesSpider(scrapy.Spider):
             meta={
                 "handle_httpstatus_list": [400],
                 "lapaz_asked": (self.server_filter, self.sort_by),
+                # A big page is slow to build; that says nothing of the pace pages can take.
+                "autothrottle_dont_adjust_delay": True,
             },
         )
 
@@ -204,15 +206,18 @@ class TramitesSpider(scrapy.Spider):
         stats.inc_value("lapaz/wfs/pages")
         if content.number_matched is not None:
             self._note_number_matched(content.number_matched)
+        if role != "follow":
+            # Before the features: the next pages need not wait for 5,000 items.
+            yield from self._next_pages(page, role, content)
         received_before = self.received
         for feature in content.features:
             if self._limit_reached():
                 break
             yield from self.feature_records(feature)
         yield from self.page_requests()
-        if self._limit_reached():
+        if role != "follow" or self._limit_reached():
             return
-        if role == "follow" and content.features and self.received == received_before:
+        if content.features and self.received == received_before:
             # Only features seen before: a server that ignores startIndex would go on forever.
             self.logger.warning(
                 "WFS page at startIndex=%d repeats features already received; paging stops"

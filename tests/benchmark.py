@@ -1,0 +1,601 @@
+"""Performance figures of the harvest, measured against the replica in one run.
+
+    .venv/bin/python -m tests.benchmark              # full sizes, 3 runs a figure (~7 min)
+    .venv/bin/python -m tests.benchmark --quick      # smaller sizes, 1 run a figure (~1 min)
+    .venv/bin/python -m tests.benchmark --repeat 5   # more runs a figure
+    .venv/bin/python -m tests.benchmark -s AUTOTHROTTLE_TARGET_CONCURRENCY=8   # try a setting
+
+Prints a Markdown table (the median of the runs of each figure, its target, the ratio the
+target is about, pass or miss) and the machine it ran on, ready for the README; exits 1
+when a target is missed.
+
+1. Permit pages per second in the page phase, against C/L: with C requests in flight and
+   L seconds per page no crawler is faster. The project's own politeness settings.
+2. The WFS phase: the spider against the notebook's loop (one `startIndex` after another)
+   on the same replica, whose WFS answers take 2 s per 5,000 features as GeoServer's do.
+3. CPU time to parse a permit page: `lapaz.pages` against the notebook's BeautifulSoup.
+4. Peak RSS of the crawl process at full size (15,000 features, ~3,500 pages), and with
+   the same features and every permit's page requested (15,000 pages).
+5. Wall time of `python -m postprocess.merge` on the full-size crawl's files.
+
+Crawls run as a user runs them: `scrapy crawl tramites` in a subprocess with the project's
+settings, only the site's URLs and the data folder changed. Phases are timed at the replica
+(from a request's arrival to when its answer was due), so start-up and the other phase of
+the crawl stay out of them.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+import bs4
+import lxml.etree
+import scrapy
+from scrapy.settings import Settings
+
+from lapaz import settings as project_settings
+from lapaz.pages import parse_permit_page
+from tests.crawl import CRAWL_TIMEOUT, PROJECT_ROOT, crawl_command
+from tests.replica import ReplicaConfig, ReplicaServer, page_identifier
+
+# Figure 1: the latency of a permit page.
+PAGE_LATENCY = 0.2
+THROUGHPUT_TARGET = 0.85
+# Figure 2: GeoServer takes about 2 s to build a 5,000-feature GeoJSON page.
+NOTEBOOK_PAGE_SIZE = 5000
+WFS_SECONDS_PER_FEATURE = 2.0 / NOTEBOOK_PAGE_SIZE
+WFS_FEATURES = 15_000
+WFS_SPEEDUP_TARGET = 2.0
+# Figure 3.
+PARSE_SPEEDUP_TARGET = 8.0
+REFUSAL_TEXT = "No fue posible procesar la solicitud"
+NOTEBOOK_SECTIONS = ("Datos Generales", "Parámetros de Construcción", "Otros datos")
+# Figure 4: "flat" is at most this much more memory for every permit's page.
+PEAK_RSS_TARGET_MB = 200.0
+RSS_GROWTH_TARGET = 1.10
+EVERY_PERMIT = "todos"
+# Figure 5.
+MERGE_TARGET_SECONDS = 3.0
+
+POLL_SECONDS = 0.05
+# A killed crawl is reaped well within this.
+REAP_TIMEOUT = 30.0
+MERGE_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The sizes measured, how many runs a figure, and settings given to every crawl."""
+
+    # 2,000 features: ~500 approved permits, ~25 s of page phase at 20 pages/s.
+    throughput_features: int = 2000
+    parse_pages: int = 400
+    # 15,000 features: 3,565 approved permits, 3,430 of which have a page to request.
+    memory_features: int = 15_000
+    repeat: int = 3
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the crawls run with: Scrapy's, the project's, then the overrides."""
+        settings = Settings()
+        settings.setmodule(project_settings, priority="project")
+        settings.update(self.overrides, priority="cmdline")
+        return settings
+
+
+QUICK = Plan(throughput_features=600, parse_pages=150, memory_features=6000, repeat=1)
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    measured: str
+    target: str
+    ratio: str
+    passed: bool
+    details: tuple[str, ...] = ()
+
+
+# -- measuring at the replica ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Served:
+    """One request the replica answered."""
+
+    arrival: float
+    due: float  # when its latency had passed and the answer went out
+    query: str
+
+
+class TimedReplica(ReplicaServer):
+    """The replica, noting when each page and WFS request arrived and was answered."""
+
+    def __init__(self, config: ReplicaConfig):
+        super().__init__(config)
+        self.served: dict[str, list[Served]] = {"page": [], "wfs": []}
+
+    def _note(self, kind: str, query: str, answer: Callable[[str], object]):
+        arrival = time.monotonic()
+        reply = answer(query)
+        # list.append is atomic: the connection threads share the lists without a lock.
+        self.served[kind].append(Served(arrival, arrival + reply.delay, query))
+        return reply
+
+    def answer_page(self, query: str):
+        return self._note("page", query, super().answer_page)
+
+    def answer_wfs(self, query: str):
+        return self._note("wfs", query, super().answer_wfs)
+
+
+def phase_seconds(served: list[Served]) -> float:
+    """From the first request's arrival to the last answer going out."""
+    return max(entry.due for entry in served) - min(entry.arrival for entry in served)
+
+
+def features_asked(served: list[Served], total: int) -> int:
+    """How many distinct features the WFS requests asked for, read from their parameters."""
+    count_by_start = {}
+    for entry in served:
+        params = {name.lower(): value for name, value in parse_qsl(entry.query)}
+        start = int(params.get("startindex", 0))
+        count_by_start[start] = max(0, min(int(params.get("count", total)), total - start))
+    return sum(count_by_start.values())
+
+
+# -- running a crawl ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrawlRun:
+    returncode: int
+    peak_rss_mb: float
+    log: str
+
+
+class Crawl:
+    """`scrapy crawl tramites` against the replica in a subprocess.
+
+    The project's settings apply, politeness included (tests.crawl's fast overrides are
+    left out on purpose); only the site's URLs, the data folder and the plan's overrides
+    are set.
+    """
+
+    def __init__(
+        self, replica: ReplicaServer, data_dir: Path, plan: Plan, arguments: dict | None = None
+    ):
+        data_dir.mkdir(parents=True, exist_ok=True)
+        settings = {
+            "LAPAZ_WFS_URL": replica.wfs_url,
+            "LAPAZ_DETALLE_URL": replica.detalle_url,
+            "LAPAZ_DATA_DIR": str(data_dir),
+            **plan.overrides,
+        }
+        self.log_path = data_dir / "crawl.log"
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                crawl_command(settings, arguments),
+                cwd=PROJECT_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+
+    def has_ended(self) -> bool:
+        """Whether the crawl process ended, without reaping it: wait4 in finish() does."""
+        ended = os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        return ended is not None
+
+    def finish(self, timeout: float = CRAWL_TIMEOUT) -> CrawlRun:
+        """Waits for the crawl. wait4 gives the peak RSS of this process alone, where
+        RUSAGE_CHILDREN would give the largest of every child so far."""
+        killer = threading.Timer(timeout, self.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(self.process.pid, 0)
+        finally:
+            killer.cancel()
+        # Popen did not reap the process itself: tell it, or it warns that it still runs.
+        self.process.returncode = os.waitstatus_to_exitcode(status)
+        log = self.log_path.read_text(encoding="utf-8", errors="replace")
+        # Linux gives ru_maxrss in KiB.
+        return CrawlRun(self.process.returncode, usage.ru_maxrss / 1024, log)
+
+    def kill(self) -> None:
+        # Not Popen.kill: it polls first, and a poll would reap the process before wait4.
+        # Until wait4 reaps it, the process id cannot go to another process.
+        os.kill(self.process.pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        self.kill()
+        self.finish(REAP_TIMEOUT)
+
+
+def finished_crawl(
+    replica: ReplicaServer, data_dir: Path, plan: Plan, arguments: dict | None = None
+) -> CrawlRun:
+    run = Crawl(replica, data_dir, plan, arguments).finish()
+    if run.returncode != 0:
+        raise RuntimeError(f"the crawl failed ({run.returncode}):\n{run.log[-3000:]}")
+    return run
+
+
+# -- the figures -------------------------------------------------------------------------
+
+
+def spread(values: list[float], unit: str, digits: int = 2) -> str:
+    """`median unit (min–max)`, the range only when there are several runs."""
+    text = f"{statistics.median(values):.{digits}f} {unit}"
+    if len(values) > 1:
+        text += f" ({min(values):.{digits}f}–{max(values):.{digits}f})"
+    return text
+
+
+def measure_page_throughput(plan: Plan) -> Figure:
+    settings = plan.settings
+    # The spider's own limit on pages in flight, within Scrapy's per-domain one.
+    concurrency = min(
+        settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"), settings.getint("LAPAZ_PAGES_IN_FLIGHT")
+    )
+    limit = concurrency / PAGE_LATENCY
+    rates, most_in_flight, pages = [], [], 0
+    # The WFS answers at once here: the crawl is nearly all page phase.
+    config = ReplicaConfig(features=plan.throughput_features, latency=PAGE_LATENCY)
+    for _ in range(plan.repeat):
+        with TimedReplica(config) as replica, tempfile.TemporaryDirectory() as folder:
+            finished_crawl(replica, Path(folder), plan)
+            served = replica.served["page"]
+            rates.append(len(served) / phase_seconds(served))
+            pages = len(served)
+            most_in_flight.append(replica.stats.snapshot()["max_in_flight"])
+    fraction = statistics.median(rates) / limit
+    throttle = (
+        f"AutoThrottle on (target concurrency "
+        f"{settings.getfloat('AUTOTHROTTLE_TARGET_CONCURRENCY'):g}, start delay "
+        f"{settings.getfloat('AUTOTHROTTLE_START_DELAY'):g} s)"
+        if settings.getbool("AUTOTHROTTLE_ENABLED")
+        else "AutoThrottle off"
+    )
+    return Figure(
+        name=f"1. Permit pages/s at L = {PAGE_LATENCY * 1000:.0f} ms, C = {concurrency}",
+        measured=spread(rates, "pages/s", 1),
+        target=f"≥ {THROUGHPUT_TARGET:.2f} of C/L ({THROUGHPUT_TARGET * limit:.0f} pages/s)",
+        ratio=f"{fraction:.2f} of C/L",
+        passed=fraction >= THROUGHPUT_TARGET,
+        details=(
+            f"C = LAPAZ_PAGES_IN_FLIGHT = {concurrency}, {throttle}, "
+            f"RANDOMIZE_DOWNLOAD_DELAY {settings.getbool('RANDOMIZE_DOWNLOAD_DELAY')}; "
+            f"C/L = {limit:.0f} pages/s",
+            f"{pages} pages a run; most requests in flight at the replica, by run: "
+            f"{', '.join(str(n) for n in most_in_flight)}",
+        ),
+    )
+
+
+def notebook_wfs_loop(wfs_url: str, typename: str) -> int:
+    """The notebook's harvest of the layer: one page after another, each awaited.
+
+    It stops at the total the first page gives, where the notebook had it hard-coded.
+    """
+    params = {
+        "service": "WFS",
+        "version": "2.0.0",
+        "request": "GetFeature",
+        "typeNames": typename,
+        "count": NOTEBOOK_PAGE_SIZE,
+        "outputFormat": "application/json",
+        "srsName": "EPSG:4326",
+    }
+    records, start_index = [], 0
+    while True:
+        params["startIndex"] = start_index
+        with urllib.request.urlopen(f"{wfs_url}?{urlencode(params)}") as response:
+            data = json.load(response)
+        for feature in data["features"]:
+            properties = feature["properties"]
+            geometry = feature.get("geometry")
+            if geometry and "coordinates" in geometry:
+                properties["longitude"], properties["latitude"] = geometry["coordinates"]
+            records.append(properties)
+        start_index += len(data["features"])
+        if not data["features"] or start_index >= data["numberMatched"]:
+            return len(records)
+
+
+def spider_wfs_seconds(replica: TimedReplica, data_dir: Path, plan: Plan) -> float:
+    """The spider's WFS phase; the crawl is stopped once every feature has been served."""
+    replica.served["wfs"].clear()
+    crawl = Crawl(replica, data_dir, plan)
+    deadline = time.monotonic() + CRAWL_TIMEOUT
+    try:
+        while features_asked(replica.served["wfs"], WFS_FEATURES) < WFS_FEATURES:
+            if crawl.has_ended() or time.monotonic() > deadline:
+                log = crawl.log_path.read_text(encoding="utf-8", errors="replace")
+                raise RuntimeError(f"the crawl did not page the whole layer:\n{log[-3000:]}")
+            time.sleep(POLL_SECONDS)
+        last_due = max(entry.due for entry in replica.served["wfs"])
+        # Stopping the crawl before the last answer went out would cut the phase short.
+        time.sleep(max(0.0, last_due - time.monotonic()))
+        return phase_seconds(replica.served["wfs"])
+    finally:
+        crawl.stop()
+
+
+def measure_wfs_phase(plan: Plan) -> Figure:
+    settings = plan.settings
+    # Permit pages come out of the first WFS page and compete for the same connections.
+    config = ReplicaConfig(
+        features=WFS_FEATURES,
+        latency=PAGE_LATENCY,
+        wfs_latency_per_feature=WFS_SECONDS_PER_FEATURE,
+    )
+    loop_seconds, spider_seconds, spider_requests = [], [], 0
+    for _ in range(plan.repeat):
+        with TimedReplica(config) as replica, tempfile.TemporaryDirectory() as folder:
+            harvested = notebook_wfs_loop(replica.wfs_url, settings["LAPAZ_WFS_TYPENAME"])
+            if harvested != WFS_FEATURES:
+                raise RuntimeError(f"the notebook's loop got {harvested} features")
+            loop_seconds.append(phase_seconds(replica.served["wfs"]))
+            spider_seconds.append(spider_wfs_seconds(replica, Path(folder), plan))
+            spider_requests = len(replica.served["wfs"])
+    speedup = statistics.median(loop_seconds) / statistics.median(spider_seconds)
+    return Figure(
+        name=f"2. WFS phase, {WFS_FEATURES:,} features, 2 s per 5,000",
+        measured=f"spider {spread(spider_seconds, 's')}; loop {spread(loop_seconds, 's')}",
+        target=f"≥ {WFS_SPEEDUP_TARGET:g}× faster than the loop",
+        ratio=f"{speedup:.2f}× faster",
+        passed=speedup >= WFS_SPEEDUP_TARGET,
+        details=(
+            f"the spider: LAPAZ_WFS_PAGE_SIZE = {settings.getint('LAPAZ_WFS_PAGE_SIZE')}, "
+            f"{spider_requests} WFS requests, permit pages ({PAGE_LATENCY * 1000:.0f} ms) "
+            f"requested meanwhile; the loop: count={NOTEBOOK_PAGE_SIZE}, one page at a time",
+        ),
+    )
+
+
+def notebook_parse(html: str) -> list[list[list[str]]] | None:
+    """The notebook's parsing: BeautifulSoup with html.parser, `h5` found by its text."""
+    soup = bs4.BeautifulSoup(html, "html.parser")
+    if REFUSAL_TEXT in soup.get_text():
+        return None
+    sections = []
+    for heading_text in NOTEBOOK_SECTIONS:
+        heading = soup.find("h5", string=re.compile(heading_text, re.IGNORECASE))
+        table = heading.find_next("table") if heading else None
+        rows = table.find_all("tr") if table else []
+        sections.append(
+            [[cell.get_text(strip=True) for cell in row.find_all("td")] for row in rows]
+        )
+    return sections
+
+
+def served_pages(count: int) -> list[str]:
+    """The bodies the replica serves for its first `count` permit pages."""
+    # One feature in ~4.4 is an approved permit with a page; five leave a margin.
+    replica = ReplicaServer(ReplicaConfig(features=count * 5))
+    identifiers = [page_identifier(feature) for feature in replica.approved_features()]
+    identifiers = [identifier for identifier in identifiers if identifier][:count]
+    return [replica.answer_page(identifier).body.decode("utf-8") for identifier in identifiers]
+
+
+def cpu_ms_per_page(parse: Callable[[str], object], pages: list[str]) -> float:
+    started = time.process_time()
+    for html in pages:
+        parse(html)
+    return (time.process_time() - started) / len(pages) * 1000
+
+
+def measure_parsing(plan: Plan) -> Figure:
+    # Both parsers get the decoded text, as the spider's callback does.
+    pages = served_pages(plan.parse_pages)
+    ours, notebook = [], []
+    for _ in range(plan.repeat):
+        ours.append(cpu_ms_per_page(parse_permit_page, pages))
+        notebook.append(cpu_ms_per_page(notebook_parse, pages))
+    speedup = statistics.median(notebook) / statistics.median(ours)
+    our_rows = sum(
+        len(rows) for html in pages for rows in parse_permit_page(html).sections.values()
+    )
+    notebook_rows = sum(
+        sum(len(row) >= 2 for row in rows) for html in pages for rows in notebook_parse(html) or []
+    )
+    return Figure(
+        name="3. CPU time to parse a permit page",
+        measured=f"lapaz.pages {spread(ours, 'ms', 3)}; BeautifulSoup {spread(notebook, 'ms')}",
+        target=f"≥ {PARSE_SPEEDUP_TARGET:g}× faster",
+        ratio=f"{speedup:.1f}× faster",
+        passed=speedup >= PARSE_SPEEDUP_TARGET,
+        details=(
+            f"{len(pages)} pages as the replica serves them (template variants, ~3% refused); "
+            f"data rows read: lapaz.pages {our_rows}, the notebook's way {notebook_rows} (its "
+            "heading regex misses the unaccented spellings, so it does less work)",
+        ),
+    )
+
+
+def peak_rss(plan: Plan, folder: Path, arguments: dict) -> tuple[list[float], int, Path]:
+    """Peak RSS of each run, the pages a run requested, and the last run's data folder."""
+    peaks, pages = [], 0
+    for run_number in range(plan.repeat):
+        # A folder per run: a crawl skips the pages an earlier one left in its folder.
+        data_dir = folder / f"{arguments.get('resultado', 'default')}-{run_number}"
+        with TimedReplica(ReplicaConfig(features=plan.memory_features)) as replica:
+            peaks.append(finished_crawl(replica, data_dir, plan, arguments).peak_rss_mb)
+            pages = len(replica.served["page"])
+    return peaks, pages, data_dir
+
+
+def measure_memory(plan: Plan, folder: Path) -> tuple[Figure, Path]:
+    """Peak RSS with the approved permits' pages and with every permit's page; returns the
+    data folder of an approved-only crawl for the merge."""
+    approved, approved_pages, data_dir = peak_rss(plan, folder, {})
+    every, every_pages, _ = peak_rss(plan, folder, {"resultado": EVERY_PERMIT})
+    peak = statistics.median(approved)
+    growth = statistics.median(every) / peak
+    features = plan.memory_features
+    return Figure(
+        name=f"4. Peak RSS of the crawl, {features:,} features / {approved_pages:,} pages",
+        measured=(
+            f"{spread(approved, 'MB', 0)}; with {every_pages:,} pages {spread(every, 'MB', 0)}"
+        ),
+        target=f"< {PEAK_RSS_TARGET_MB:.0f} MB, ≤ {RSS_GROWTH_TARGET:.2f}× with more pages",
+        ratio=(
+            f"{peak / PEAK_RSS_TARGET_MB:.2f} of the budget; {growth:.2f}× with "
+            f"{every_pages / approved_pages:.1f}× the pages"
+        ),
+        passed=peak < PEAK_RSS_TARGET_MB and growth <= RSS_GROWTH_TARGET,
+        details=(
+            f"RSS of the crawl process alone; the project's settings, no latency; the larger "
+            f"crawl asks every permit's page (`-a resultado={EVERY_PERMIT}`), the site refusing "
+            "the pages of permits not approved",
+        ),
+    ), data_dir
+
+
+def measure_merge(plan: Plan, data_dir: Path) -> Figure:
+    command = [sys.executable, "-m", "postprocess.merge", "--data-dir", str(data_dir)]
+    seconds = []
+    for _ in range(plan.repeat):
+        started = time.perf_counter()
+        subprocess.run(
+            command, cwd=PROJECT_ROOT, check=True, capture_output=True, timeout=MERGE_TIMEOUT
+        )
+        seconds.append(time.perf_counter() - started)
+    with (data_dir / "tramites.jsonl").open("rb") as lines:
+        records = sum(1 for _ in lines)
+    with (data_dir / "detalles.jsonl").open("rb") as lines:
+        pages = sum(1 for _ in lines)
+    median = statistics.median(seconds)
+    return Figure(
+        name=f"5. Merge of {records:,} records and {pages:,} pages",
+        measured=spread(seconds, "s"),
+        target=f"< {MERGE_TARGET_SECONDS:g} s",
+        ratio=f"{median / MERGE_TARGET_SECONDS:.2f} of the budget",
+        passed=median < MERGE_TARGET_SECONDS,
+        details=(
+            "`python -m postprocess.merge --data-dir DIR` as a user runs it, start-up included",
+        ),
+    )
+
+
+# -- the report --------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine() -> str:
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return (
+        f"{cpu_model()}, {os.cpu_count()} cores (load average {load} at the start), "
+        f"{platform.system()}; Python {platform.python_version()}, Scrapy {scrapy.__version__}, "
+        f"lxml {lxml.etree.__version__}, beautifulsoup4 {bs4.__version__}"
+    )
+
+
+def markdown_table(figures: list[Figure]) -> str:
+    lines = [
+        "| Figure | Measured: median (min–max) | Target | Ratio | Result |",
+        "|---|---|---|---|---|",
+    ]
+    for figure in figures:
+        result = "pass" if figure.passed else "**miss**"
+        lines.append(
+            f"| {figure.name} | {figure.measured} | {figure.target} | {figure.ratio} | {result} |"
+        )
+    return "\n".join(lines)
+
+
+def setting(text: str) -> tuple[str, str]:
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.benchmark",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, one run each")
+    parser.add_argument("--repeat", type=int, help="runs a figure (default: 3, 1 with --quick)")
+    parser.add_argument(
+        "-s",
+        dest="overrides",
+        type=setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Scrapy setting for every crawl, as with scrapy crawl (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    if args.repeat is not None and args.repeat < 1:
+        parser.error("--repeat: at least 1")
+    return args
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = QUICK if args.quick else Plan()
+    plan = replace(plan, repeat=args.repeat or plan.repeat, overrides=dict(args.overrides))
+    started = time.monotonic()
+    machine_at_start = machine()
+    figures = []
+    with tempfile.TemporaryDirectory() as folder:
+        progress("1/5 permit pages per second ...")
+        figures.append(measure_page_throughput(plan))
+        progress("2/5 the WFS phase ...")
+        figures.append(measure_wfs_phase(plan))
+        progress("3/5 parsing ...")
+        figures.append(measure_parsing(plan))
+        progress("4/5 peak memory ...")
+        memory, data_dir = measure_memory(plan, Path(folder))
+        figures.append(memory)
+        progress("5/5 the merge ...")
+        figures.append(measure_merge(plan, data_dir))
+    print(markdown_table(figures))
+    print()
+    for figure in figures:
+        number = figure.name.split(".", 1)[0]
+        for detail in figure.details:
+            print(f"- {number}: {detail}")
+    print()
+    print(f"Machine: {machine_at_start}.")
+    options = argv if argv is not None else sys.argv[1:]
+    elapsed = time.monotonic() - started
+    print(f"Command: `python -m {' '.join(['tests.benchmark', *options])}`, {elapsed:.0f} s.")
+    return 0 if all(figure.passed for figure in figures) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
