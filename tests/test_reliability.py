@@ -9,10 +9,9 @@ from collections import Counter
 
 import pytest
 
-from lapaz.identifiers import permit_identifier, registration_year
-from lapaz.records import permit_of
+from lapaz.identifiers import registration_year
 from tests.crawl import PROJECT_ROOT, crawl_command, crawl_settings, run_crawl
-from tests.replica import Fault, ReplicaConfig, ReplicaServer
+from tests.replica import Fault, ReplicaConfig, ReplicaServer, page_identifier
 
 pytestmark = pytest.mark.e2e
 
@@ -23,15 +22,11 @@ FAST_RETRIES = {"LAPAZ_RETRY_BACKOFF_BASE": 0.05, "LAPAZ_RETRY_BACKOFF_MAX": 2}
 
 def requestable(replica) -> dict[str, int]:
     """identifier -> id_pc_tramite of every approved permit that gets a page request."""
-    pages = {}
-    for feature in replica.approved_features():
-        permit = permit_of(feature["properties"])
-        if permit.codigo_catastral and permit.anio and permit.numero_tramite:
-            identifier = permit_identifier(
-                permit.codigo_catastral, permit.numero_tramite, permit.anio
-            )
-            pages[identifier] = permit.id_pc_tramite
-    return pages
+    return {
+        page_identifier(feature): feature["properties"]["idPCTramite"]
+        for feature in replica.approved_features()
+        if page_identifier(feature)
+    }
 
 
 def assert_nothing_lost(replica, result, allowed_errors=("rechazada",)):
