@@ -24,8 +24,8 @@ LAPAZ_WFS_SORT_BY = "idPCTramite"
 # Send the spider's filters (desde, hasta, macrodistrito) as a CQL_FILTER, GeoServer's
 # vendor parameter; they are applied on our side too, for servers that ignore it.
 LAPAZ_WFS_SERVER_FILTER = True
-# When paging without a stable order loses features, page the layer again while a pass
-# finds more, up to this many passes in all, before calling the harvest incomplete.
+# When paging without a stable order loses features, page the layer again, up to this
+# many passes in all, before calling the harvest incomplete.
 LAPAZ_WFS_MAX_PASSES = 10
 # A permit page is `<LAPAZ_DETALLE_URL>?<base64 identifier>`.
 LAPAZ_DETALLE_URL = "https://sitservicios.lapaz.bo/situtiles/pc/"

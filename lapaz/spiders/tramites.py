@@ -93,7 +93,6 @@ class TramitesSpider(scrapy.Spider):
         self.failed_wfs_pages: list[str] = []
         self.warned_lat_lon = False
         self.passes = 1
-        self.received_before_pass = 0
         # Permits whose page is still to be requested. Requests are made from them a window
         # at a time, so that memory holds small records, not thousands of queued requests.
         self.pending_pages: deque[Permit] = deque()
@@ -191,7 +190,8 @@ class TramitesSpider(scrapy.Spider):
         yield self.first_page_request()
 
     def _note_number_matched(self, number_matched: int) -> None:
-        self.number_matched = max(self.number_matched or 0, number_matched)
+        # The latest count: a layer that changes while it is paged is judged as it is now.
+        self.number_matched = number_matched
         self.crawler.stats.set_value("lapaz/wfs/number_matched", self.number_matched)
 
     def parse_wfs_page(self, response, page: PageRequest, role: str):
@@ -392,12 +392,10 @@ class TramitesSpider(scrapy.Spider):
             expected = min(expected, self.limit)
         stats = self.crawler.stats
         short = expected is not None and received < expected
-        found_more = received > self.received_before_pass
-        if short and found_more and not self.failed_wfs_pages and self.passes < self.max_passes:
+        if short and not self.failed_wfs_pages and self.passes < self.max_passes:
             # Without a stable order, pages skip and repeat features; another pass over
-            # the layer finds those skipped (duplicates are dropped), as long as it helps.
+            # the layer finds those skipped (duplicates are dropped).
             self.passes += 1
-            self.received_before_pass = received
             stats.set_value("lapaz/wfs/passes", self.passes)
             self.logger.warning(
                 "Received %d of %d features; paging the layer again (pass %d of %d)",
