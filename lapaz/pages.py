@@ -7,12 +7,18 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+import lxml.etree
 import lxml.html
 
 from lapaz.keys import row_key
 from lapaz.schema import SECTIONS
 
 REFUSAL_TEXT = "No fue posible procesar la solicitud"
+HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_NEXT_TABLE_OR_HEADING = (
+    "following::*[self::table or " + " or ".join(f"self::{tag}" for tag in HEADINGS) + "][1]"
+)
+_UTF8_PARSER = lxml.html.HTMLParser(encoding="utf-8")
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -55,22 +61,40 @@ def table_rows(table) -> list[list[str]]:
     return rows
 
 
+def _document(html: str | bytes):
+    """The parsed page, or None for a body with nothing to parse (a comment, blanks)."""
+    try:
+        if isinstance(html, str):
+            # As bytes: lxml refuses text that carries an XML encoding declaration.
+            return lxml.html.document_fromstring(html.encode("utf-8"), parser=_UTF8_PARSER)
+        return lxml.html.document_fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return None
+
+
+def _table_after(heading):
+    """The table a heading introduces: the next one, unless another heading comes first."""
+    following = heading.xpath(_NEXT_TABLE_OR_HEADING)
+    return following[0] if following and following[0].tag == "table" else None
+
+
 def parse_permit_page(html: str | bytes) -> PermitPage:
-    """The sections of a permit page, or `refused` for the site's refusal page."""
-    if not html or not html.strip():
-        return PermitPage()
-    document = lxml.html.fromstring(html)
+    """The sections of a permit page, or `refused` for the site's refusal page.
+
+    A section whose table has no data rows counts as missing.
+    """
     page = PermitPage()
-    for heading in document.iter("h1", "h2", "h3", "h4", "h5", "h6"):
+    document = _document(html) if html and html.strip() else None
+    if document is None:
+        return page
+    for heading in document.iter(*HEADINGS):
         prefix = section_prefix(cell_text(heading))
         if prefix is None or prefix in page.sections:
             continue
-        table = next(heading.itersiblings("table"), None)
-        if table is None:
-            following = heading.xpath("following::table[1]")
-            table = following[0] if following else None
-        if table is not None:
-            page.sections[prefix] = table_rows(table)
+        table = _table_after(heading)
+        rows = table_rows(table) if table is not None else []
+        if rows:
+            page.sections[prefix] = rows
     if not page.sections:
         body_text = " ".join(document.itertext())
         page.refused = REFUSAL_TEXT.lower() in _WHITESPACE.sub(" ", body_text).lower()

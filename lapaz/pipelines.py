@@ -48,7 +48,7 @@ class JsonLinesWriterPipeline:
         self.store.open(full_refresh=getattr(self.crawler.spider, "full_refresh", False))
 
     def close_spider(self):
-        self.store.close()
+        self.store.close(self.crawler.stats.get_value("lapaz/harvest_complete", False))
 
     def process_item(self, item):
         kind = "detalles" if isinstance(item, DetalleItem) else "tramites"

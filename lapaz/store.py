@@ -1,7 +1,8 @@
 """The data directory: `tramites.jsonl` and `detalles.jsonl`, and what they already hold.
 
-Each run harvests the whole WFS layer again (a few requests) and rewrites
-`tramites.jsonl`; `detalles.jsonl` is kept across runs, so a run requests only the pages
+Each run harvests the whole WFS layer again (a few requests) into
+`tramites.jsonl.partial`, which replaces `tramites.jsonl` once the harvest is complete;
+`detalles.jsonl` is kept across runs, so a run requests only the pages
 it lacks: new permits, and pages that failed last time. This is also what makes a killed
 crawl resumable: the files, not the scheduler's queue, are the record of work done.
 """
@@ -20,6 +21,8 @@ from lapaz.schema import ERROR_REFUSED
 logger = logging.getLogger(__name__)
 
 TRAMITES_FILE = "tramites.jsonl"
+# Where a run writes its features; it becomes TRAMITES_FILE when the harvest is complete.
+TRAMITES_PARTIAL_FILE = "tramites.jsonl.partial"
 DETALLES_FILE = "detalles.jsonl"
 # Held while a crawl writes, so that two crawls never write the same files.
 LOCK_FILE = ".lock"
@@ -38,8 +41,14 @@ def page_is_done(record: dict) -> bool:
     return bool(record.get("identificador")) and record.get("error") in (None, ERROR_REFUSED)
 
 
-def detalle_key(record: dict) -> object:
-    return record.get("identificador") or ("id_pc_tramite", record.get("id_pc_tramite"))
+def record_key(kind: str, record: dict) -> object:
+    """What makes a record the same as another; None (never a duplicate) when unknown."""
+    if kind == "tramites":
+        return record.get("id_pc_tramite")
+    if record.get("identificador"):
+        return record["identificador"]
+    permit = record.get("id_pc_tramite")
+    return None if permit is None else ("id_pc_tramite", permit)
 
 
 _STORES_BY_CRAWLER: "weakref.WeakKeyDictionary[object, JsonLinesStore]" = (
@@ -58,7 +67,7 @@ class JsonLinesStore:
 
     @classmethod
     def for_crawler(cls, crawler) -> "JsonLinesStore":
-        """The one store of a crawl, shared by the writer pipeline and the page filter."""
+        """The one store of a crawl, shared by the writer pipeline and the spider."""
         if crawler not in _STORES_BY_CRAWLER:
             _STORES_BY_CRAWLER[crawler] = cls(Path(crawler.settings["LAPAZ_DATA_DIR"]))
         return _STORES_BY_CRAWLER[crawler]
@@ -87,7 +96,7 @@ class JsonLinesStore:
             self._keep_finished_pages(detalles)
         elif detalles.exists():
             detalles.unlink()
-        self._streams["tramites"] = tramites.open("wb")
+        self._streams["tramites"] = (self.data_dir / TRAMITES_PARTIAL_FILE).open("wb")
         self._streams["detalles"] = detalles.open("ab")
 
     def _keep_finished_pages(self, path: Path) -> None:
@@ -95,7 +104,7 @@ class JsonLinesStore:
         kept: dict[object, bytes] = {}
         for record in read_json_lines(path):
             if page_is_done(record):
-                kept.setdefault(detalle_key(record), orjson.dumps(record))
+                kept.setdefault(record_key("detalles", record), orjson.dumps(record))
         partial = path.with_suffix(".jsonl.partial")
         with partial.open("wb") as stream:
             for line in kept.values():
@@ -105,20 +114,32 @@ class JsonLinesStore:
         self._written["detalles"] = set(kept)
 
     def is_duplicate(self, kind: str, record: dict) -> bool:
-        key = record.get("id_pc_tramite") if kind == "tramites" else detalle_key(record)
-        return key in self._written[kind]
+        key = record_key(kind, record)
+        return key is not None and key in self._written[kind]
 
     def write(self, kind: str, record: dict) -> None:
-        key = record.get("id_pc_tramite") if kind == "tramites" else detalle_key(record)
-        self._written[kind].add(key)
+        key = record_key(kind, record)
+        if key is not None:
+            self._written[kind].add(key)
         stream = self._streams[kind]
         stream.write(orjson.dumps(record) + b"\n")
         stream.flush()
 
-    def close(self) -> None:
+    def close(self, harvest_complete: bool) -> None:
+        """Close the files; a complete harvest replaces `tramites.jsonl`."""
         for stream in self._streams.values():
             stream.close()
         self._streams.clear()
+        partial = self.data_dir / TRAMITES_PARTIAL_FILE
+        if harvest_complete and partial.exists():
+            os.replace(partial, self.data_dir / TRAMITES_FILE)
+        elif partial.exists():
+            logger.warning(
+                "The harvest is incomplete: %s keeps the last complete one, and this run's"
+                " features are in %s",
+                TRAMITES_FILE,
+                partial,
+            )
         if self._lock is not None:
             self._lock.close()  # which releases the lock; so does the end of the process
             self._lock = None

@@ -7,12 +7,17 @@ permit page) from the data folder and writes `tramites_merge.csv` there unless `
 names another file; its extension picks the format: `.csv` (UTF-8, or UTF-8 with a BOM for
 spreadsheets with `--excel`), `.parquet` or `.jsonl`.
 
-The join is exact: a page record joins the API record of the same permit, the one with
-the same `codigo_catastral` and `numero_tramite` (what the page identifier encodes), so a
-parcel with several permits keeps one row per permit and a failed page still joins its
-permit. It is an outer join: `fuente` says whether a row came from the `API`, the page
-(`HTML`) or `Ambos`. A permit listed twice by the WFS (unstable paging) is kept once; a
-page recorded twice keeps its successful record, else the last one.
+The join is exact: a page record joins the API record of the permit it was requested
+for, the one with its `id_pc_tramite` (the crawl writes it in every page record). A page
+record without one joins the first permit with its identity, what the page identifier
+encodes: the canonical `codigo_catastral`, `numero_tramite` and registration year (taken
+from the record's fields, else decoded from its `identificador`). So a parcel with several
+permits keeps one row per permit, permits that share a code and number in different years
+or that have no code keep their own pages, and a failed page, or one never requested
+(`sin_numero_tramite`...), still joins its permit. It is an outer join: `fuente` says
+whether a row came from the `API`, the page (`HTML`) or `Ambos`. A permit listed twice by
+the WFS (unstable paging) is kept once; a page recorded twice for the same permit keeps its
+successful record, else the last one.
 
 Columns: the API fields in TRAMITE_FIELDS order (`id_pc_tramite`, `codigo_catastral` and
 `numero_tramite` come from the page record on `HTML` rows), then `anio`, `identificador`,
@@ -34,7 +39,7 @@ import orjson
 import pandas as pd
 
 from lapaz.exporters import order_keys
-from lapaz.identifiers import normalize_codigo_catastral
+from lapaz.identifiers import decode_identifier, normalize_codigo_catastral, registration_year
 from lapaz.jsonl import JsonLinesError, read_jsonl
 from lapaz.schema import (
     DETALLE_FIELDS,
@@ -43,10 +48,9 @@ from lapaz.schema import (
     TEXT_CODE_FIELDS,
     TRAMITE_FIELDS,
 )
+from lapaz.store import DETALLES_FILE, TRAMITES_FILE
 from postprocess.numeric import add_numeric_columns
 
-TRAMITES_FILE = "tramites.jsonl"
-DETALLES_FILE = "detalles.jsonl"
 DEFAULT_OUTPUT = "tramites_merge.csv"
 OUTPUT_FORMATS = (".csv", ".parquet", ".jsonl")
 
@@ -129,23 +133,76 @@ def _present(value: object) -> object:
     return None if value is None or value is pd.NA or value != value else value
 
 
-def permit_key(codigo: object, numero: object) -> str | None:
-    """The join key of a permit: its canonical cadastral code and number, or None."""
-    numero = _present(numero)
-    if numero is None:
+def permit_identity(codigo: object, numero: object, anio: object) -> str | None:
+    """What a page identifier encodes, `<codigo>|<numero>|<year>` with the canonical code.
+
+    None when a part is missing: the crawl builds no identifier for such a permit.
+    """
+    codigo = normalize_codigo_catastral(_present(codigo))
+    numero, anio = _present(numero), _present(anio)
+    if codigo is None or numero is None or anio is None:
         return None
-    codigo = normalize_codigo_catastral(_present(codigo)) or ""
-    return f"{codigo}|{as_text(numero)}"
+    return f"{codigo}|{as_text(numero)}|{as_text(anio)}"
 
 
-def join_keys(frame: pd.DataFrame, side: str) -> list[str]:
-    """Each row's permit key; a row without one gets a key no other row can share."""
-    return [
-        permit_key(codigo, numero) or f"?{side}{position}"
-        for position, (codigo, numero) in enumerate(
-            zip(frame["codigo_catastral"], frame["numero_tramite"], strict=True)
-        )
-    ]
+def identifier_identity(identificador: object) -> str | None:
+    """The identity a page identifier encodes, or None when it is not one."""
+    identificador = _present(identificador)
+    if not isinstance(identificador, str):
+        return None
+    try:
+        return permit_identity(*decode_identifier(identificador))
+    except ValueError:  # not base64, not UTF-8 or not three parts
+        return None
+
+
+def _id_key(id_pc_tramite: object) -> str | None:
+    id_pc_tramite = _present(id_pc_tramite)
+    return None if id_pc_tramite is None else f"id:{as_text(id_pc_tramite)}"
+
+
+def permit_keys(api: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
+    """Each API row's join key, and the key of the first permit with each identity.
+
+    A permit is keyed by its `id_pc_tramite`; one without by its identity (the first of
+    those sharing it; the others, like rows with neither, get a key no other row shares).
+    """
+    keys: list[str] = []
+    key_by_identity: dict[str, str] = {}
+    columns = ("id_pc_tramite", "codigo_catastral", "numero_tramite", "fecha_registro")
+    for position, (id_pc_tramite, codigo, numero, fecha) in enumerate(
+        zip(*(api[name] for name in columns), strict=True)
+    ):
+        identity = permit_identity(codigo, numero, registration_year(_present(fecha)))
+        key = _id_key(id_pc_tramite)
+        if key is None and identity is not None and identity not in key_by_identity:
+            key = f"identidad:{identity}"
+        key = key or f"?api{position}"
+        if identity is not None:
+            key_by_identity.setdefault(identity, key)
+        keys.append(key)
+    return keys, key_by_identity
+
+
+def page_keys(pages: pd.DataFrame, key_by_identity: dict[str, str]) -> list[str]:
+    """Each page record's join key: that of the permit it was requested for.
+
+    The permit's `id_pc_tramite` when the record has one; else the key of the permit with
+    the record's identity (from its fields, else from its identifier); else a key no other
+    row shares.
+    """
+    keys: list[str] = []
+    columns = ("id_pc_tramite", "codigo_catastral", "numero_tramite", "anio", "identificador")
+    for position, (id_pc_tramite, codigo, numero, anio, identificador) in enumerate(
+        zip(*(pages[name] for name in columns), strict=True)
+    ):
+        key = _id_key(id_pc_tramite)
+        if key is None:
+            identity = permit_identity(codigo, numero, anio) or identifier_identity(identificador)
+            if identity is not None:
+                key = key_by_identity.get(identity, f"identidad:{identity}")
+        keys.append(key or f"?pagina{position}")
+    return keys
 
 
 def with_columns(frame: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
@@ -161,7 +218,7 @@ def drop_duplicate_permits(api: pd.DataFrame) -> pd.DataFrame:
 
 
 def drop_duplicate_pages(pages: pd.DataFrame) -> pd.DataFrame:
-    """The page records with each permit key once: a successful one if any, else the last."""
+    """The page records with each join key once: a successful one if any, else the last."""
     failed_first = pages.assign(_ok=pages["error"].isna()).sort_values("_ok", kind="stable")
     kept = failed_first.drop_duplicates(_KEY, keep="last").drop(columns="_ok")
     return kept.sort_values(_PAGE_ROW)
@@ -192,11 +249,12 @@ def codigo_mismatches(merged: pd.DataFrame) -> pd.DataFrame:
 def merge(tramites: pd.DataFrame, detalles: pd.DataFrame) -> tuple[pd.DataFrame, MergeReport]:
     """One row per permit and per page without permit, and what the merge found."""
     api = with_columns(tramites, TRAMITE_FIELDS).reset_index(drop=True)
-    api = api.assign(**{_KEY: join_keys(api, "api"), _API_ROW: range(len(api))})
+    keys, key_by_identity = permit_keys(api)
+    api = api.assign(**{_KEY: keys, _API_ROW: range(len(api))})
     unique_api = drop_duplicate_permits(api)
 
     pages = with_columns(detalles, DETALLE_FIELDS).reset_index(drop=True)
-    pages = pages.assign(**{_KEY: join_keys(pages, "pagina"), _PAGE_ROW: range(len(pages))})
+    pages = pages.assign(**{_KEY: page_keys(pages, key_by_identity), _PAGE_ROW: range(len(pages))})
     unique_pages = drop_duplicate_pages(pages).rename(
         columns={"error": PAGE_ERROR_COLUMN}
         | {name: f"{_PAGE_PREFIX}{name}" for name in PERMIT_FIELDS}

@@ -24,6 +24,11 @@ class CrawlResult:
         return read_jsonl(self.data_dir / "tramites.jsonl").records
 
     @property
+    def tramites_partial(self) -> list[dict]:
+        """The features of a run whose harvest was not complete."""
+        return read_jsonl(self.data_dir / "tramites.jsonl.partial").records
+
+    @property
     def detalles(self) -> list[dict]:
         return read_jsonl(self.data_dir / "detalles.jsonl").records
 

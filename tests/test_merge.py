@@ -7,13 +7,15 @@ import orjson
 import pandas as pd
 import pytest
 
+from lapaz.identifiers import permit_identifier
 from lapaz.jsonl import JsonLinesError, parse_jsonl, read_jsonl
 from lapaz.schema import DETALLE_FIELDS, TRAMITE_FIELDS
 from postprocess.merge import (
     error_reason,
+    identifier_identity,
     main,
     merge,
-    permit_key,
+    permit_identity,
     records_to_frame,
 )
 from postprocess.numeric import Measure, add_numeric_columns, parse_measure, parse_number
@@ -38,8 +40,8 @@ def tramite(id_pc_tramite: int, numero_tramite: int, codigo: str | None, **value
         superficie_construida=354.04,
         latitude=-16.500009,
         longitude=-68.083611,
-        **values,
     )
+    record.update(values)
     return record
 
 
@@ -120,6 +122,12 @@ def data_dir(tmp_path: Path) -> Path:
 
 def row_of(merged: pd.DataFrame, numero_tramite: int) -> pd.Series:
     rows = merged[merged["numero_tramite"] == numero_tramite]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+def row_of_permit(merged: pd.DataFrame, id_pc_tramite: int) -> pd.Series:
+    rows = merged[merged["id_pc_tramite"] == id_pc_tramite]
     assert len(rows) == 1
     return rows.iloc[0]
 
@@ -218,6 +226,100 @@ def test_duplicates_are_kept_once_preferring_a_successful_page():
     assert (report.duplicate_permits, report.duplicate_pages) == (1, 2)
 
 
+def test_a_permit_without_number_joins_its_unrequested_page():
+    tramites = [tramite(10, None, PARCEL)]
+    detalles = [
+        {
+            "id_pc_tramite": 10,
+            "codigo_catastral": PARCEL,
+            "numero_tramite": None,
+            "anio": 2025,
+            "identificador": None,
+            "url": None,
+            "error": "sin_numero_tramite",
+        }
+    ]
+
+    merged, report = merge(*frames(tramites, detalles))
+
+    assert len(merged) == 1
+    row = row_of_permit(merged, 10)
+    assert (row["fuente"], row["error_pagina"]) == ("Ambos", "sin_numero_tramite")
+    assert report.rows_by_source == {"API": 0, "HTML": 0, "Ambos": 1}
+
+
+def test_permits_with_the_same_code_and_number_in_other_years_keep_their_pages():
+    tramites = [
+        tramite(20, 500, PARCEL, fecha_registro="2019-05-02T10:00:00Z"),
+        tramite(21, 500, PARCEL),
+    ]
+    older = {**detalle(20, 500, PARCEL, par__superficie_construida="100 m2"), "anio": 2019}
+    detalles = [older, detalle(21, 500, PARCEL, par__superficie_construida="200 m2")]
+
+    merged, report = merge(*frames(tramites, detalles))
+
+    assert list(merged["fuente"]) == ["Ambos", "Ambos"]
+    assert row_of_permit(merged, 20)["par__superficie_construida"] == "100 m2"
+    assert row_of_permit(merged, 20)["anio"] == 2019
+    assert row_of_permit(merged, 21)["par__superficie_construida"] == "200 m2"
+    assert row_of_permit(merged, 21)["anio"] == 2025
+    assert report.duplicate_pages == 0
+
+
+def test_permits_without_code_sharing_a_number_keep_their_pages():
+    tramites = [tramite(30, 800, None), tramite(31, 800, None)]
+    detalles = [
+        detalle(30, 800, None, error="sin_codigo_catastral"),
+        detalle(31, 800, None, error="sin_codigo_catastral"),
+    ]
+
+    merged, report = merge(*frames(tramites, detalles))
+
+    assert list(merged["id_pc_tramite"]) == [30, 31]
+    assert list(merged["fuente"]) == ["Ambos", "Ambos"]
+    assert list(merged["error_pagina"]) == ["sin_codigo_catastral"] * 2
+    assert report.duplicate_pages == 0
+
+
+def test_a_page_record_without_id_joins_the_permit_with_its_identity():
+    tramites = [
+        tramite(40, 900, PARCEL, fecha_registro="2019-05-02T10:00:00Z"),
+        tramite(41, 900, PARCEL),
+        tramite(42, 901, "001002003004005"),
+    ]
+    by_fields = {  # the code in another form, the year telling the permits apart
+        **detalle(None, 900, 44104900070000, par__superficie_construida="2019 m2"),
+        "anio": 2019,
+    }
+    identificador = permit_identifier("001002003004005", 901, 2025)
+    by_identifier = {
+        **dict.fromkeys(DETALLE_FIELDS),
+        "identificador": identificador,
+        "par__superficie_construida": "901 m2",
+    }
+    unknown = detalle(None, 902, PARCEL, par__superficie_construida="902 m2")
+
+    merged, _ = merge(*frames(tramites, [by_fields, by_identifier, unknown]))
+
+    assert list(merged["fuente"]) == ["Ambos", "API", "Ambos", "HTML"]
+    assert row_of_permit(merged, 40)["par__superficie_construida"] == "2019 m2"
+    assert row_of_permit(merged, 42)["par__superficie_construida"] == "901 m2"
+    assert row_of(merged, 902)["par__superficie_construida"] == "902 m2"
+
+
+def test_page_records_of_one_permit_with_and_without_id_are_duplicates():
+    detalles = [
+        detalle(1, 61153, PARCEL, par__superficie_construida="1 m2"),
+        detalle(None, 61153, PARCEL, error="http_503"),
+    ]
+
+    merged, report = merge(*frames([tramite(1, 61153, PARCEL)], detalles))
+
+    assert len(merged) == 1
+    assert row_of_permit(merged, 1)["par__superficie_construida"] == "1 m2"
+    assert report.duplicate_pages == 1
+
+
 def test_merge_of_empty_inputs_has_the_schema_columns():
     merged, report = merge(*frames([], []))
 
@@ -227,17 +329,32 @@ def test_merge_of_empty_inputs_has_the_schema_columns():
 
 
 @pytest.mark.parametrize(
-    ("codigo", "numero", "key"),
+    ("codigo", "numero", "anio", "identity"),
     [
-        ("044104900070000", 61153, "044104900070000|61153"),
-        (44104900070000, 61153.0, "044104900070000|61153"),
-        (None, 71, "|71"),
-        (PARCEL, None, None),
-        (pd.NA, pd.NA, None),
+        ("044104900070000", 61153, 2025, "044104900070000|61153|2025"),
+        (44104900070000, 61153.0, 2025.0, "044104900070000|61153|2025"),
+        (None, 71, 2025, None),
+        (PARCEL, None, 2025, None),
+        (PARCEL, 61153, pd.NA, None),
+        (pd.NA, pd.NA, pd.NA, None),
     ],
 )
-def test_permit_key(codigo, numero, key):
-    assert permit_key(codigo, numero) == key
+def test_permit_identity(codigo, numero, anio, identity):
+    assert permit_identity(codigo, numero, anio) == identity
+
+
+@pytest.mark.parametrize(
+    ("identificador", "identity"),
+    [
+        (permit_identifier(PARCEL, 61153, 2025), f"{PARCEL}|61153|2025"),
+        ("id-61153", None),
+        ("aGVsbG8=", None),  # "hello": base64, but not an identifier
+        (None, None),
+        (pd.NA, None),
+    ],
+)
+def test_identifier_identity(identificador, identity):
+    assert identifier_identity(identificador) == identity
 
 
 @pytest.mark.parametrize(

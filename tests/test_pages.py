@@ -114,3 +114,35 @@ def test_cell_text_collapses_white_space():
 
     cell = lxml.html.fromstring("<td> 3 <i>plantas</i>\n\t </td>")
     assert cell_text(cell) == "3 plantas"
+
+
+@pytest.mark.parametrize("body", ["<!-- mantenimiento -->", "<html></html>", b"\x00\x00"])
+def test_bodies_with_nothing_to_parse_give_an_empty_page(body):
+    assert parse_permit_page(body) == parse_permit_page("")
+
+
+def test_an_xhtml_page_with_an_encoding_declaration_is_parsed():
+    html = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<html xmlns="http://www.w3.org/1999/xhtml"><body><h5>Otros datos</h5>'
+        "<table><tr><td>Tipo de Obra</td><td>Ampliación</td></tr></table></body></html>"
+    )
+    assert flatten_sections(parse_permit_page(html).sections) == {
+        "otro__tipo_de_obra": "Ampliación"
+    }
+
+
+def test_a_section_without_data_rows_counts_as_missing():
+    html = "<h5>Datos Generales</h5><table><tr><th>Código</th><th>x</th></tr></table>"
+    assert parse_permit_page(html).sections == {}
+    refused = html + "<p>No fue posible procesar la solicitud</p>"
+    assert parse_permit_page(refused).refused
+
+
+def test_a_heading_without_a_table_does_not_take_the_next_sections():
+    html = (
+        "<h5>Datos Generales</h5><p>sin datos</p>"
+        "<h5>Parámetros de Construcción</h5>"
+        "<div><table><tr><td>Lateral 2</td><td>1,50 ml</td></tr></table></div>"
+    )
+    assert flatten_sections(parse_permit_page(html).sections) == {"par__lateral_2": "1,50 ml"}

@@ -182,18 +182,26 @@ def test_log_mode_logs_a_progress_line_and_never_draws_bars(caplog):
 @pytest_twisted.ensureDeferred
 async def test_log_mode_logs_every_interval_until_the_spider_closes(caplog):
     crawler = make_crawler()
-    extension = CrawlProgress(crawler, interval=0.05, terminal=False)
+    interval = 0.05
+    extension = CrawlProgress(crawler, interval=interval, terminal=False)
+
+    def progress_messages() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "lapaz.progress"]
+
     with caplog.at_level(logging.INFO, logger="lapaz.progress"):
         send(crawler, signals.spider_opened)
-        await deferLater(reactor, 0.3)
+        deadline = reactor.seconds() + 30
+        while len(progress_messages()) < 2:
+            assert reactor.seconds() < deadline, "fewer than 2 progress lines in 30 s"
+            await deferLater(reactor, interval / 5)
         send(crawler, signals.spider_closed, reason="finished")
-        logged = len(caplog.records)
-        await deferLater(reactor, 0.2)
+        assert not extension.task.running
+        logged = progress_messages()
+        # A few more intervals: a loop still running would log again.
+        await deferLater(reactor, 4 * interval)
 
-    assert logged >= 2
-    assert len(caplog.records) == logged
-    assert not extension.task.running
-    assert caplog.records[0].getMessage() == "Progress: features 0/?, pages 0/0"
+    assert progress_messages() == logged
+    assert logged[0] == "Progress: features 0/?, pages 0/0"
 
 
 # -- Terminal mode ---------------------------------------------------------------------

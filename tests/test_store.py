@@ -36,19 +36,19 @@ def test_opening_keeps_finished_pages_once_and_repairs_a_torn_line(tmp_path, cap
     )
     store = JsonLinesStore(tmp_path)
     store.open(full_refresh=False)
-    store.close()
+    store.close(harvest_complete=True)
     kept = [orjson.loads(line) for line in detalles.read_bytes().splitlines()]
     assert [r["identificador"] for r in kept] == ["A", "C"]
     assert kept[0]["gral__x"] == "1"
     assert store.done_identifiers == {"A", "C"}
-    assert "truncated" in caplog.text or "incomplete" in caplog.text
+    assert "line 5 is incomplete (interrupted crawl?), ignored" in caplog.text
 
 
 def test_a_lone_torn_line_does_not_stop_a_resumed_crawl(tmp_path):
     (tmp_path / "detalles.jsonl").write_bytes(b'{"id_pc_tramite": 9, "identif')
     store = JsonLinesStore(tmp_path)
     store.open(full_refresh=False)
-    store.close()
+    store.close(harvest_complete=True)
     assert (tmp_path / "detalles.jsonl").read_bytes() == b""
 
 
@@ -56,7 +56,7 @@ def test_full_refresh_starts_afresh(tmp_path):
     write_lines(tmp_path / "detalles.jsonl", [page("A")])
     store = JsonLinesStore(tmp_path)
     store.open(full_refresh=True)
-    store.close()
+    store.close(harvest_complete=True)
     assert store.done_identifiers == set()
     assert (tmp_path / "detalles.jsonl").read_bytes() == b""
 
@@ -69,8 +69,8 @@ def test_writes_are_complete_lines_and_duplicates_are_known(tmp_path):
     store.write("tramites", record)
     assert store.is_duplicate("tramites", record)
     # flushed at once: another reader sees the line before the store is closed
-    assert (tmp_path / "tramites.jsonl").read_bytes() == orjson.dumps(record) + b"\n"
-    store.close()
+    assert (tmp_path / "tramites.jsonl.partial").read_bytes() == orjson.dumps(record) + b"\n"
+    store.close(harvest_complete=True)
 
 
 def test_two_crawls_cannot_write_the_same_directory(tmp_path):
@@ -79,9 +79,9 @@ def test_two_crawls_cannot_write_the_same_directory(tmp_path):
     second = JsonLinesStore(tmp_path)
     with pytest.raises(OSError, match="another crawl is writing"):
         second.open(full_refresh=False)
-    first.close()
+    first.close(harvest_complete=True)
     second.open(full_refresh=False)
-    second.close()
+    second.close(harvest_complete=True)
 
 
 def test_an_unwritable_directory_is_named(tmp_path):
@@ -89,3 +89,31 @@ def test_an_unwritable_directory_is_named(tmp_path):
     blocker.write_text("")
     with pytest.raises(OSError, match="is not writable"):
         JsonLinesStore(blocker / "data").open(full_refresh=False)
+
+
+def test_records_without_a_key_are_never_duplicates(tmp_path):
+    store = JsonLinesStore(tmp_path)
+    store.open(full_refresh=False)
+    for kind in ("tramites", "detalles"):
+        anonymous = {"id_pc_tramite": None, "identificador": None}
+        store.write(kind, anonymous)
+        assert not store.is_duplicate(kind, anonymous)
+    store.close(harvest_complete=True)
+
+
+def test_an_incomplete_harvest_keeps_the_last_complete_one(tmp_path, caplog):
+    write_lines(tmp_path / "tramites.jsonl", [{"id_pc_tramite": 1}, {"id_pc_tramite": 2}])
+    store = JsonLinesStore(tmp_path)
+    store.open(full_refresh=False)
+    store.write("tramites", {"id_pc_tramite": 1})
+    store.close(harvest_complete=False)
+    assert (tmp_path / "tramites.jsonl").read_bytes().count(b"\n") == 2
+    assert (tmp_path / "tramites.jsonl.partial").read_bytes().count(b"\n") == 1
+    assert "keeps the last complete one" in caplog.text
+
+    store = JsonLinesStore(tmp_path)
+    store.open(full_refresh=False)
+    store.write("tramites", {"id_pc_tramite": 3})
+    store.close(harvest_complete=True)
+    assert (tmp_path / "tramites.jsonl").read_bytes() == b'{"id_pc_tramite":3}\n'
+    assert not (tmp_path / "tramites.jsonl.partial").exists()

@@ -336,10 +336,6 @@ class TramitesSpider(scrapy.Spider):
             self.pages_in_flight += 1
             yield self.detalle_request(self.pending_pages.popleft())
 
-    def _page_finished(self) -> None:
-        # Never below 0: a resumed crawl (JOBDIR) finishes pages queued by the killed one.
-        self.pages_in_flight = max(0, self.pages_in_flight - 1)
-
     def detalle_request(self, permit: Permit) -> scrapy.Request:
         identificador = _identifier(permit)
         url = f"{self.detalle_url}?{identificador}"
@@ -352,10 +348,12 @@ class TramitesSpider(scrapy.Spider):
         )
 
     def parse_detalle(self, response, permit: dict):
-        if isinstance(response, TextResponse):
-            page = parse_permit_page(response.text)
-        else:
-            page = parse_permit_page(response.body.decode("utf-8", errors="replace"))
+        body = response.text if isinstance(response, TextResponse) else response.body
+        try:
+            page = parse_permit_page(body)
+        except Exception as error:  # a page nobody foresaw still leaves its record, with why
+            yield from self._page_done(permit, f"{type(error).__name__}: {error}")
+            return
         error = None
         if page.refused:
             error = ERROR_REFUSED
@@ -366,16 +364,18 @@ class TramitesSpider(scrapy.Spider):
                 yield retry
                 return
             error = ERROR_NO_SECTIONS
-        self.crawler.stats.inc_value(f"lapaz/detalles/{error or 'ok'}")
-        self._page_finished()
-        yield DetalleItem({**permit, "error": error, "secciones": page.sections})
-        yield from self.page_requests()
+        yield from self._page_done(permit, error, page.sections)
 
     def detalle_failed(self, failure):
-        permit = failure.request.cb_kwargs["permit"]
-        self.crawler.stats.inc_value("lapaz/detalles/failed")
-        self._page_finished()
-        yield DetalleItem({**permit, "error": _failure_reason(failure)})
+        yield from self._page_done(failure.request.cb_kwargs["permit"], _failure_reason(failure))
+
+    def _page_done(self, permit: dict, error: str | None, sections: dict | None = None):
+        """The page's one record; its place in the window goes to the next queued page."""
+        outcome = error if error in (None, ERROR_REFUSED, ERROR_NO_SECTIONS) else "failed"
+        self.crawler.stats.inc_value(f"lapaz/detalles/{outcome or 'ok'}")
+        # Never below 0: a resumed crawl (JOBDIR) finishes pages queued by the killed one.
+        self.pages_in_flight = max(0, self.pages_in_flight - 1)
+        yield DetalleItem({**permit, "error": error, "secciones": sections or {}})
         yield from self.page_requests()
 
     # The end
@@ -383,6 +383,7 @@ class TramitesSpider(scrapy.Spider):
     def check_harvest(self):
         """On idle: page again what unstable paging missed, or end saying what is missing."""
         if self.pending_pages:
+            self.pages_in_flight = 0  # idle: nothing is in flight
             for request in self.page_requests():
                 self.crawler.engine.crawl(request)
             raise DontCloseSpider

@@ -1,6 +1,5 @@
 """The replica site: a threaded HTTP/1.1 server for the WFS layer and the permit pages."""
 
-import itertools
 import random
 import socket
 import sys
@@ -62,7 +61,9 @@ class ReplicaConfig:
     all_strings: bool = False  # every property value as text
     empty_string_nulls: bool = False  # null text written as ""
     omit_null_properties: bool = False  # null properties left out
-    unstable_order: bool = False  # without sortBy, every request sees another order
+    # Without sortBy, every request sees another order: a reproducible shuffle keyed on the
+    # startIndex and how many times it was asked before, so every pass differs.
+    unstable_order: bool = False
     reject_sort_by: bool = False  # sortBy answered with an ExceptionReport
     cql_filter: bool = True  # False: CQL_FILTER silently ignored
     refused_fraction: float = 0.03  # approved permits whose page is refused anyway
@@ -99,9 +100,13 @@ class ReplicaStats:
             with self._lock:
                 self.in_flight -= 1
 
-    def count_target(self, kind: str, key: int | str) -> None:
+    def count_target(self, kind: str, key: int | str) -> int:
+        """Counts a request for this page or startIndex; returns how many there were before."""
         with self._lock:
-            (self.page_requests if kind == "page" else self.wfs_requests)[key] += 1
+            counter = self.page_requests if kind == "page" else self.wfs_requests
+            before = counter[key]
+            counter[key] = before + 1
+            return before
 
     def count_fault(self, kind: str) -> None:
         with self._lock:
@@ -270,8 +275,6 @@ class ReplicaServer:
         self._dataset_lock = threading.Lock()
         self._selections: dict[tuple, list[int]] = {}
         self._dataset = self._index(0, generate_features(self.config.features, self.config.seed))
-        # Numbers WFS requests, to shuffle each differently; next() on it is atomic.
-        self._request_numbers = itertools.count(1)
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -402,19 +405,21 @@ class ReplicaServer:
         params = {name.lower(): value for name, value in parse_qsl(query, keep_blank_values=True)}
         start_text = params.get("startindex", "0") or "0"
         start_key: int | str = int(start_text) if start_text.isdigit() else start_text
-        self.stats.count_target("wfs", start_key)
-        request_number = next(self._request_numbers)
+        # Keys the unstable order: arrival order among concurrent requests would make it
+        # depend on machine load, while this is the same on every run of the same crawl.
+        asked_before = self.stats.count_target("wfs", start_key)
+        shuffle_seed = f"{self.config.seed}:{start_key}:{asked_before}"
 
         def normal() -> Reply:
             try:
-                return self._feature_page(params, request_number)
+                return self._feature_page(params, shuffle_seed)
             except wfs.WfsError as error:
                 body = wfs.exception_report(error.code, error.locator, error.text)
                 return Reply(error.status, XML, body, delay=self.config.wfs_latency)
 
         return self._with_faults("wfs", start_key, normal, normal)
 
-    def _feature_page(self, params: dict[str, str], request_number: int) -> Reply:
+    def _feature_page(self, params: dict[str, str], shuffle_seed: str) -> Reply:
         config = self.config
         dataset = self._dataset
         features = dataset.features
@@ -427,7 +432,7 @@ class ReplicaServer:
         positions = self._selection(dataset, cql, request.sort_by)
         if not request.sort_by and config.unstable_order:
             positions = positions.copy()
-            random.Random(config.seed * 1_000_003 + request_number).shuffle(positions)
+            random.Random(shuffle_seed).shuffle(positions)
 
         matched = None if config.omit_number_matched else len(positions)
         if request.hits and config.hits_format == "xml":
