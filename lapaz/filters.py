@@ -5,11 +5,11 @@ question costs a small download, and always applied again on our side: servers t
 not know CQL_FILTER ignore it silently.
 """
 
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from lapaz.keys import strip_accents
 from lapaz.records import field_key
 
 MACRODISTRITOS = [
@@ -26,8 +26,7 @@ MACRODISTRITOS = [
 
 
 def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFD", text.strip().upper())
-    return " ".join("".join(c for c in decomposed if unicodedata.category(c) != "Mn").split())
+    return " ".join(strip_accents(text.upper()).split())
 
 
 def parse_day(argument: str, value: str | None) -> date | None:
@@ -92,16 +91,6 @@ class Filters:
 
     def __bool__(self) -> bool:
         return bool(self.desde or self.hasta or self.macrodistritos)
-
-    def describe(self) -> str:
-        parts = []
-        if self.desde:
-            parts.append(f"desde={self.desde}")
-        if self.hasta:
-            parts.append(f"hasta={self.hasta}")
-        if self.macrodistritos:
-            parts.append(f"macrodistrito={','.join(self.macrodistritos)}")
-        return " ".join(parts)
 
     def cql(self) -> str | None:
         """The filter as ECQL; None when there is none or it cannot be said in one."""

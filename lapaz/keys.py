@@ -8,6 +8,12 @@ _WHITESPACE = re.compile(r"\s+")
 _NOT_KEY_CHAR = re.compile(r"[^a-z0-9_]")
 
 
+def strip_accents(text: str) -> str:
+    """ "Código Ñandú" -> "Codigo Nandu"."""
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
+
+
 def snake_case(name: str) -> str:
     """`idPCTramite` -> `id_pc_tramite`, `SuperficieConstruida` -> `superficie_construida`."""
     return _CAMEL_BOUNDARY.sub("_", name.strip()).replace("__", "_").lower()
@@ -19,10 +25,7 @@ def label_key(label: str) -> str:
     Anything outside `[a-z0-9_]` is dropped, so "Código Catastral" gives
     `codigo_catastral` and "Parámetros (m2)" gives `parametros_m2`.
     """
-    text = label.strip().lower().replace("ñ", "ni")
-    text = "".join(
-        char for char in unicodedata.normalize("NFD", text) if unicodedata.category(char) != "Mn"
-    )
+    text = strip_accents(label.strip().lower().replace("ñ", "ni"))
     text = _WHITESPACE.sub("_", text)
     return _NOT_KEY_CHAR.sub("", text)
 

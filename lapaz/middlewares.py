@@ -38,14 +38,17 @@ class DesktopBrowserUserAgentProvider(FakeUserAgentProvider):
 
 
 class RandomUserAgentMiddleware(RandomUserAgentBase):
-    """Gives every request without one a user agent from the configured providers."""
+    """A user agent from the configured providers for every request; a new one on a retry."""
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
 
     def process_request(self, request: Request) -> None:
-        request.headers.setdefault("User-Agent", self._ua_provider.get_random_ua())
+        if request.meta.get("retry_times"):
+            request.headers["User-Agent"] = self._ua_provider.get_random_ua()
+        else:
+            request.headers.setdefault("User-Agent", self._ua_provider.get_random_ua())
 
 
 def retry_delay(
@@ -76,42 +79,30 @@ def retry_delay(
     return min(backoff_base * 2 ** (attempt - 1), backoff_max)
 
 
-class RetryWithFreshUserAgentMiddleware(RetryMiddleware):
-    """Scrapy's retries, with a backoff, `Retry-After` honoured and a new user agent.
+class RetryWithBackoffMiddleware(RetryMiddleware):
+    """Scrapy's retries, each sent after a backoff or the server's `Retry-After`.
 
-    The wait happens before the retried request is handed back: it holds one of the
-    crawl's CONCURRENT_REQUESTS, so a server in trouble sees fewer requests meanwhile.
+    The wait is in `process_request`, so that it applies to every retried request: those
+    of this middleware and those a callback makes (a page that came back without data).
+    A waiting request holds one of the crawl's CONCURRENT_REQUESTS, not a place among the
+    pages in flight: the spider's page window keeps the server's load in check.
     """
 
-    def __init__(self, settings: BaseSettings, user_agents: RandomUserAgentBase):
+    def __init__(self, settings: BaseSettings):
         super().__init__(settings)
-        self._user_agents = user_agents
         self.backoff_base = settings.getfloat("LAPAZ_RETRY_BACKOFF_BASE")
         self.backoff_max = settings.getfloat("LAPAZ_RETRY_BACKOFF_MAX")
 
-    @classmethod
-    def from_crawler(cls, crawler):
-        middleware = cls(crawler.settings, RandomUserAgentBase(crawler))
-        middleware.crawler = crawler
-        return middleware
-
-    def _retry(self, request, reason):
-        retry = super()._retry(request, reason)
-        if retry is not None:
-            retry.headers["User-Agent"] = self._user_agents._ua_provider.get_random_ua()
-        return retry
-
-    async def _after_backoff(self, outcome, retry_after=None):
-        if isinstance(outcome, Request):
-            attempt = outcome.meta.get("retry_times", 1)
+    async def process_request(self, request: Request) -> None:
+        attempt = request.meta.get("retry_times", 0)
+        if attempt:
+            retry_after = request.meta.get("lapaz_retry_after")
             delay = retry_delay(attempt, retry_after, self.backoff_base, self.backoff_max)
             self.crawler.stats.inc_value("lapaz/retries/waited_seconds", delay)
             await asyncio.sleep(delay)
-        return outcome
 
-    async def process_response(self, request, response):
+    def process_response(self, request, response):
         outcome = super().process_response(request, response)
-        return await self._after_backoff(outcome, response.headers.get("Retry-After"))
-
-    async def process_exception(self, request, exception):
-        return await self._after_backoff(super().process_exception(request, exception))
+        if isinstance(outcome, Request):
+            outcome.meta["lapaz_retry_after"] = response.headers.get("Retry-After")
+        return outcome

@@ -4,13 +4,12 @@ lxml rather than BeautifulSoup: the same tree at a fraction of the CPU time per 
 """
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 import lxml.etree
 import lxml.html
 
-from lapaz.keys import row_key
+from lapaz.keys import row_key, strip_accents
 from lapaz.schema import SECTIONS
 
 REFUSAL_TEXT = "No fue posible procesar la solicitud"
@@ -31,9 +30,7 @@ class PermitPage:
 
 def _plain(text: str) -> str:
     """Lower case, no accents, single spaces: for comparing headings."""
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    stripped = "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
-    return _WHITESPACE.sub(" ", stripped).strip()
+    return _WHITESPACE.sub(" ", strip_accents(text.lower())).strip()
 
 
 def section_prefix(heading: str) -> str | None:

@@ -45,8 +45,9 @@ FEED_EXPORTERS = {"csv": "lapaz.exporters.UnionCsvItemExporter"}
 ROBOTSTXT_OBEY = True  # default: False
 CONCURRENT_REQUESTS = 16  # default: 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4  # default: 8
-# Permit pages in flight at once, counted by the spider itself: Scrapy's per-domain limit
-# is not enforced while its download delay is 0 (requests leave in a burst).
+# Permit pages in flight at once, counted by the spider itself: while the download delay
+# is 0, Scrapy 2.19 lets queued requests past its per-domain limit in a burst (each counts
+# as transferring only once its download has started).
 LAPAZ_PAGES_IN_FLIGHT = 4
 # AutoThrottle spaces requests by latency / target, and by up to AUTOTHROTTLE_MAX_DELAY
 # when the server slows down or fails. A target equal to the concurrency above would
@@ -72,7 +73,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "lapaz.middlewares.RandomUserAgentMiddleware": 400,
-    "lapaz.middlewares.RetryWithFreshUserAgentMiddleware": 550,
+    "lapaz.middlewares.RetryWithBackoffMiddleware": 550,
 }
 # fake-useragent's data, current desktop browsers; the fixed USER_AGENT only if it fails
 # to load. (Without a fallback string scrapy-fake-useragent silently ends up with ancient

@@ -17,6 +17,29 @@ LATITUDE_WINDOW = (-17.5, -15.5)
 LONGITUDE_WINDOW = (-69.5, -67.0)
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+# OGC exception codes that mean "this request is wrong", as opposed to a passing failure
+# of the server (NoApplicableCode), which is worth a retry of the same request.
+REQUEST_REJECTED = {
+    "InvalidParameterValue",
+    "MissingParameterValue",
+    "OperationParsingFailed",
+    "OptionNotSupported",
+}
+_EXCEPTION_CODE = re.compile(rb'exceptionCode="([^"]*)"')
+_EXCEPTION_TEXT = re.compile(rb"<(?:\w+:)?(?:ExceptionText|ServiceException)[^>]*>(.*?)</", re.S)
+
+
+def ogc_exception(body: bytes) -> tuple[str, str]:
+    """The code and the text of an OGC ExceptionReport (or a WMS-style ServiceException)."""
+    code = _EXCEPTION_CODE.search(body)
+    text = _EXCEPTION_TEXT.search(body)
+    return (
+        code.group(1).decode("utf-8", "replace") if code else "",
+        " ".join(text.group(1).decode("utf-8", "replace").split()) if text else _preview(body),
+    )
+
+
 class WfsError(Exception):
     """The server answered something that is not a page of features.
 
@@ -125,10 +148,15 @@ def _as_count(value: object) -> int | None:
 
 def parse_feature_page(body: bytes) -> FeaturePage:
     """Decode one GetFeature answer; anything but a FeatureCollection raises WfsError."""
+    body = body.removeprefix(UTF8_BOM)
     head = body[:500].lstrip()
     if head.startswith(b"<"):
         if b"ExceptionReport" in head or b"ServiceException" in head:
-            raise WfsError(f"the server answered an OGC exception: {_preview(body)}", True)
+            code, text = ogc_exception(body)
+            raise WfsError(
+                f"the server answered an OGC exception {code}: {text}",
+                rejected=code in REQUEST_REJECTED,
+            )
         raise WfsError(f"the server answered XML or HTML, not GeoJSON: {_preview(body)}")
     try:
         document = orjson.loads(body)

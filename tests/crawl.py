@@ -33,6 +33,14 @@ class CrawlResult:
         return read_jsonl(self.data_dir / "detalles.jsonl").records
 
 
+def project_settings(**overrides) -> dict[str, object]:
+    """The project's settings, for crawlers built in-process (scrapy.utils.test.get_crawler)."""
+    from lapaz import settings
+
+    names = [name for name in dir(settings) if name.isupper()]
+    return {**{name: getattr(settings, name) for name in names}, **overrides}
+
+
 def crawl_settings(replica, data_dir: Path, **overrides) -> dict[str, object]:
     """Settings pointing the spider at the replica, fast where politeness is not at stake."""
     return {

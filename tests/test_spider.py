@@ -8,10 +8,10 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.test import get_crawler
 
-from lapaz import settings
 from lapaz.items import DetalleItem, TramiteItem
 from lapaz.spiders.tramites import TramitesSpider
 from lapaz.wfs import PageRequest
+from tests.crawl import project_settings
 from tests.test_pages import saved
 
 SETTINGS = {
@@ -21,8 +21,7 @@ SETTINGS = {
 
 
 def make_spider(**arguments):
-    project = {name: getattr(settings, name) for name in dir(settings) if name.isupper()}
-    crawler = get_crawler(TramitesSpider, {**project, **SETTINGS})
+    crawler = get_crawler(TramitesSpider, project_settings(**SETTINGS))
     crawler.spider = TramitesSpider.from_crawler(crawler, **arguments)
     return crawler.spider
 

@@ -1,10 +1,16 @@
+import asyncio
 import re
 from datetime import UTC, datetime
 
 import pytest
+import pytest_twisted
+from scrapy import Request
+from scrapy.http import Response
+from scrapy.utils.test import get_crawler
 
-from lapaz.middlewares import retry_delay
-from tests.crawl import run_crawl
+from lapaz.middlewares import RandomUserAgentMiddleware, RetryWithBackoffMiddleware, retry_delay
+from lapaz.spiders.tramites import TramitesSpider
+from tests.crawl import project_settings, run_crawl
 from tests.replica import Fault, ReplicaConfig, ReplicaServer
 
 # Browsers of the last few years; scrapy-fake-useragent's broken fallback gives MSIE 7
@@ -57,3 +63,49 @@ def test_user_agents_are_current_and_rotate_and_retries_happen(tmp_path):
         assert match, agent
         assert int(match.group(2)) >= MINIMUM_MAJOR[match.group(1)], agent
     assert "Deprecat" not in result.log
+
+
+def project_crawler(**settings):
+    return get_crawler(TramitesSpider, project_settings(**settings))
+
+
+def test_a_retried_request_gets_a_new_user_agent():
+    middleware = RandomUserAgentMiddleware.from_crawler(project_crawler())
+    first = Request("http://site.test/a")
+    middleware.process_request(first)
+    agent = first.headers["User-Agent"]
+    assert CURRENT_BROWSER.search(agent.decode())
+
+    again = first.replace()
+    middleware.process_request(again)
+    assert again.headers["User-Agent"] == agent, "kept when the request is not a retry"
+
+    retry = first.replace(headers={"User-Agent": "stale"}, meta={"retry_times": 1})
+    middleware.process_request(retry)
+    assert retry.headers["User-Agent"] != b"stale"
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_retried_request_waits_its_backoff(monkeypatch):
+    waits = []
+
+    async def record_wait(seconds):
+        waits.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", record_wait)
+    crawler = project_crawler(LAPAZ_RETRY_BACKOFF_BASE=1.0, LAPAZ_RETRY_BACKOFF_MAX=60.0)
+    crawler.spider = crawler._create_spider()
+    crawler.stats.open_spider()
+    middleware = RetryWithBackoffMiddleware.from_crawler(crawler)
+
+    await middleware.process_request(Request("http://site.test/a"))
+    assert waits == []
+    # a retry made by a callback (get_retry_request) carries only retry_times
+    await middleware.process_request(Request("http://site.test/a", meta={"retry_times": 3}))
+    assert waits == [4.0]
+
+    throttled = Response("http://site.test/a", status=429, headers={"Retry-After": "7"})
+    retry = middleware.process_response(Request("http://site.test/a"), throttled)
+    assert isinstance(retry, Request)
+    await middleware.process_request(retry)
+    assert waits == [4.0, 7.0]

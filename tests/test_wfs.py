@@ -176,3 +176,28 @@ def test_planned_pages():
     pages = [(p.start_index, p.count) for p in planned_pages(12001, 5000)]
     assert pages == [(0, 5000), (5000, 5000), (10000, 2001)]
     assert planned_pages(0, 5000) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "rejected"),
+    [
+        ("InvalidParameterValue", True),
+        ("OperationParsingFailed", True),
+        ("NoApplicableCode", False),
+    ],
+)
+def test_only_a_wrong_request_counts_as_rejected(code, rejected):
+    body = (
+        f'<?xml version="1.0"?><ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows/1.1">'
+        f'<ows:Exception exceptionCode="{code}" locator="sortBy">'
+        "<ows:ExceptionText>Illegal property name: idPCTramite</ows:ExceptionText>"
+        "</ows:Exception></ows:ExceptionReport>"
+    ).encode()
+    with pytest.raises(WfsError, match=f"{code}: Illegal property name: idPCTramite") as error:
+        parse_feature_page(body)
+    assert error.value.rejected is rejected
+
+
+def test_a_byte_order_mark_is_no_error():
+    page = parse_feature_page(b"\xef\xbb\xbf" + collection(2, numberMatched=2))
+    assert page.number_returned == 2

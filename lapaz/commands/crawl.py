@@ -38,5 +38,5 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = 1
             return
         finished = crawler.stats.get_value("finish_reason") == FINISHED
-        if not finished or not crawler.stats.get_value("lapaz/harvest_complete", True):
+        if not finished or not crawler.stats.get_value("lapaz/harvest_complete", False):
             self.exitcode = 1
