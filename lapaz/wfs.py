@@ -65,23 +65,27 @@ class PageRequest:
     count: int
 
 
+def _getfeature(base_url: str, typename: str, params: dict[str, object]) -> str:
+    query = {
+        "service": "WFS",
+        "version": "2.0.0",
+        "request": "GetFeature",
+        "typeNames": typename,
+        "outputFormat": "application/json",
+        **params,
+    }
+    separator = "&" if "?" in base_url else "?"
+    return f"{base_url}{separator}{urlencode(query)}"
+
+
 def hits_url(base_url: str, typename: str, extra_params: dict[str, str] | None = None) -> str:
     """A GetFeature URL asking only for the number of features (`resultType=hits`).
 
     `count=1` keeps the answer small on a server that ignores resultType.
     """
-    params = {
-        "service": "WFS",
-        "version": "2.0.0",
-        "request": "GetFeature",
-        "typeNames": typename,
-        "resultType": "hits",
-        "count": 1,
-        "outputFormat": "application/json",
-        **(extra_params or {}),
-    }
-    separator = "&" if "?" in base_url else "?"
-    return f"{base_url}{separator}{urlencode(params)}"
+    return _getfeature(
+        base_url, typename, {"resultType": "hits", "count": 1, **(extra_params or {})}
+    )
 
 
 _NUMBER_MATCHED_XML = re.compile(rb'\bnumber(?:Matched|OfFeatures)="(\d+)"')
@@ -114,22 +118,11 @@ def getfeature_url(
     sort_by: str | None = None,
     extra_params: dict[str, str] | None = None,
 ) -> str:
-    """A GetFeature URL asking for GeoJSON in EPSG:4326."""
-    params = {
-        "service": "WFS",
-        "version": "2.0.0",
-        "request": "GetFeature",
-        "typeNames": typename,
-        "count": count,
-        "startIndex": start_index,
-        "outputFormat": "application/json",
-        "srsName": "EPSG:4326",
-    }
+    """A GetFeature URL asking for a page of GeoJSON in EPSG:4326."""
+    params = {"count": count, "startIndex": start_index, "srsName": "EPSG:4326"}
     if sort_by:
         params["sortBy"] = sort_by
-    params.update(extra_params or {})
-    separator = "&" if "?" in base_url else "?"
-    return f"{base_url}{separator}{urlencode(params)}"
+    return _getfeature(base_url, typename, {**params, **(extra_params or {})})
 
 
 def _preview(body: bytes) -> str:
