@@ -6,7 +6,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from lapaz import settings as project
 from lapaz.jsonl import read_jsonl
+from lapaz.store import DETALLES_FILE, TRAMITES_FILE, TRAMITES_PARTIAL_FILE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Short enough that a test with an unanswerable server ends; long enough for a busy CI.
@@ -21,24 +23,22 @@ class CrawlResult:
 
     @property
     def tramites(self) -> list[dict]:
-        return read_jsonl(self.data_dir / "tramites.jsonl").records
+        return read_jsonl(self.data_dir / TRAMITES_FILE).records
 
     @property
     def tramites_partial(self) -> list[dict]:
         """The features of a run whose harvest was not complete."""
-        return read_jsonl(self.data_dir / "tramites.jsonl.partial").records
+        return read_jsonl(self.data_dir / TRAMITES_PARTIAL_FILE).records
 
     @property
     def detalles(self) -> list[dict]:
-        return read_jsonl(self.data_dir / "detalles.jsonl").records
+        return read_jsonl(self.data_dir / DETALLES_FILE).records
 
 
 def project_settings(**overrides) -> dict[str, object]:
     """The project's settings, for crawlers built in-process (scrapy.utils.test.get_crawler)."""
-    from lapaz import settings
-
-    names = [name for name in dir(settings) if name.isupper()]
-    return {**{name: getattr(settings, name) for name in names}, **overrides}
+    names = [name for name in dir(project) if name.isupper()]
+    return {**{name: getattr(project, name) for name in names}, **overrides}
 
 
 def crawl_settings(replica, data_dir: Path, **overrides) -> dict[str, object]:

@@ -95,7 +95,7 @@ class TramitesSpider(scrapy.Spider):
         self.passes = 1
         # Permits whose page is still to be requested. Requests are made from them a window
         # at a time, so that memory holds small records, not thousands of queued requests.
-        self.pending_pages: deque[Permit] = deque()
+        self.pending_pages: deque[tuple[Permit, str]] = deque()
         self.pages_in_flight = 0
 
     @classmethod
@@ -324,20 +324,23 @@ class TramitesSpider(scrapy.Spider):
         if missing:
             stats.inc_value("lapaz/detalles/not_requestable")
             yield DetalleItem({**_page_record(permit, None, None), "error": missing})
-        elif _identifier(permit) in self.already_fetched:
+            return
+        identificador = permit_identifier(
+            permit.codigo_catastral, permit.numero_tramite, permit.anio
+        )
+        if identificador in self.already_fetched:
             stats.inc_value("lapaz/detalles/skipped_done")
         else:
             stats.inc_value("lapaz/detalles/planned")
-            self.pending_pages.append(permit)
+            self.pending_pages.append((permit, identificador))
 
     def page_requests(self):
         """Requests for queued pages, as many as keep the window of pages in flight full."""
         while self.pending_pages and self.pages_in_flight < self.page_window:
             self.pages_in_flight += 1
-            yield self.detalle_request(self.pending_pages.popleft())
+            yield self.detalle_request(*self.pending_pages.popleft())
 
-    def detalle_request(self, permit: Permit) -> scrapy.Request:
-        identificador = _identifier(permit)
+    def detalle_request(self, permit: Permit, identificador: str) -> scrapy.Request:
         url = f"{self.detalle_url}?{identificador}"
         return scrapy.Request(
             url,
@@ -416,10 +419,6 @@ class TramitesSpider(scrapy.Spider):
             problems.append(f"received {received} features of the {expected} the server matched")
         self.logger.error("The WFS harvest is incomplete: %s", "; ".join(problems))
         raise CloseSpider(INCOMPLETE_REASON)
-
-
-def _identifier(permit: Permit) -> str:
-    return permit_identifier(permit.codigo_catastral, permit.numero_tramite, permit.anio)
 
 
 def _page_record(permit: Permit, identificador: str | None, url: str | None) -> dict:
