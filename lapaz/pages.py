@@ -10,7 +10,7 @@ import lxml.etree
 import lxml.html
 
 from lapaz.keys import row_key, strip_accents
-from lapaz.schema import SECTIONS
+from lapaz.schema import ERROR_NO_SECTIONS, ERROR_REFUSED, SECTIONS
 
 REFUSAL_TEXT = "No fue posible procesar la solicitud"
 HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -113,3 +113,17 @@ def flatten_sections(sections: dict[str, list[list[str]]]) -> dict[str, str]:
                 candidate = f"{key}__{repeat}"
             flat[candidate] = value
     return flat
+
+
+def page_fields(page: PermitPage) -> dict[str, str | None]:
+    """The fields a parsed page gives its `detalles` record: `error`, then the page keys.
+
+    The one place that decides what a page says, for the crawl and for re-parsing archived
+    pages alike: `rechazada` for the refusal page, `sin_secciones` for a page without its
+    tables, else no error and the rows as prefixed keys.
+    """
+    if page.refused:
+        return {"error": ERROR_REFUSED}
+    if not page.sections:
+        return {"error": ERROR_NO_SECTIONS}
+    return {"error": None, **flatten_sections(page.sections)}
