@@ -4,28 +4,30 @@ import logging
 
 from scrapy import signals
 
+from lapaz import statkeys
+
 logger = logging.getLogger(__name__)
 
 
-def summary_lines(stats: dict, reason: str) -> list[str]:
-    """What a person needs to know at the end of a crawl, from its stats."""
-    get = stats.get
-    matched = get("lapaz/wfs/number_matched")
-    features = get("lapaz/wfs/features", 0)
-    complete = get("lapaz/harvest_complete")
+def summary_lines(harvest, reason: str) -> list[str]:
+    """What a person needs to know at the end of a crawl, from its state."""
+    figure = harvest.figure
+    matched = harvest.number_matched
     return [
-        f"features harvested: {features} of {matched if matched is not None else 'unknown'}"
-        f" matched by the server ({get('lapaz/tramites/new', 0)} new since the last run)",
-        f"WFS pages: {get('lapaz/wfs/pages', 0)} ok, {get('lapaz/wfs/pages_failed', 0)} failed;"
-        f" duplicate features dropped: {get('lapaz/wfs/duplicate_features', 0)}",
-        f"permit pages: {get('lapaz/detalles/ok', 0)} ok, {get('lapaz/detalles/rechazada', 0)}"
-        f" refused, {get('lapaz/detalles/sin_secciones', 0)} without data,"
-        f" {get('lapaz/detalles/failed', 0)} failed,"
-        f" {get('lapaz/detalles/skipped_done', 0)} skipped as already done,"
-        f" {get('lapaz/detalles/not_requestable', 0)} without an identifier",
-        f"features left out by the filters: {get('lapaz/wfs/features_filtered_out', 0)}",
+        f"features harvested: {harvest.features_received} of"
+        f" {matched if matched is not None else 'unknown'} matched by the server"
+        f" ({figure(statkeys.TRAMITES_NEW)} new since the last run)",
+        f"WFS pages: {figure(statkeys.WFS_PAGES)} ok, {len(harvest.failed_wfs_pages)} failed;"
+        f" duplicate features dropped: {figure(statkeys.WFS_DUPLICATE_FEATURES)}",
+        f"permit pages: {figure(statkeys.PAGES_OUTCOME_PREFIX + 'ok')} ok,"
+        f" {figure(statkeys.PAGES_OUTCOME_PREFIX + 'rechazada')} refused,"
+        f" {figure(statkeys.PAGES_OUTCOME_PREFIX + 'sin_secciones')} without data,"
+        f" {figure(statkeys.PAGES_OUTCOME_PREFIX + 'failed')} failed,"
+        f" {figure(statkeys.PAGES_SKIPPED_DONE)} skipped as already done,"
+        f" {figure(statkeys.PAGES_NOT_REQUESTABLE)} without an identifier",
+        f"features left out by the filters: {figure(statkeys.WFS_FILTERED_OUT)}",
         f"finish reason: {reason}"
-        + ("" if complete else " (THE HARVEST IS INCOMPLETE: the exit status is non-zero)"),
+        + ("" if harvest.complete else " (THE HARVEST IS INCOMPLETE: the exit status is non-zero)"),
     ]
 
 
@@ -41,9 +43,8 @@ class CrawlSummary:
         return cls(crawler)
 
     def spider_closed(self, reason):
-        lines = summary_lines(self.crawler.stats.get_stats(), reason)
-        self.crawler.stats.set_value("lapaz/summary", lines)
-        log = (
-            logger.info if self.crawler.stats.get_value("lapaz/harvest_complete") else logger.error
-        )
+        harvest = self.crawler.spider.harvest
+        lines = summary_lines(harvest, reason)
+        self.crawler.stats.set_value(statkeys.SUMMARY, lines)
+        log = logger.info if harvest.complete else logger.error
         log("Crawl summary:\n  %s", "\n  ".join(lines))

@@ -7,10 +7,10 @@ not know CQL_FILTER ignore it silently.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
-from lapaz.keys import strip_accents
-from lapaz.records import field_key
+from lapaz.identifiers import parse_timestamp
+from lapaz.keys import plain_text
 
 MACRODISTRITOS = [
     "I - COTAHUMA",
@@ -26,7 +26,7 @@ MACRODISTRITOS = [
 
 
 def _plain(text: str) -> str:
-    return " ".join(strip_accents(text.upper()).split())
+    return plain_text(text).upper()
 
 
 def parse_day(argument: str, value: str | None) -> date | None:
@@ -57,15 +57,6 @@ def resolve_macrodistritos(value: str | None) -> tuple[str, ...]:
             )
         names.append(found[0])
     return tuple(dict.fromkeys(names))
-
-
-def _registration_day(value: object) -> date | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date()
-    except ValueError:
-        return None
 
 
 def _cql_text(value: str) -> str:
@@ -104,16 +95,17 @@ class Filters:
             conditions.append(f"macroDistrito = {_cql_text(self.macrodistritos[0])}")
         return " AND ".join(conditions) or None
 
-    def accepts(self, properties: Mapping[str, object]) -> bool:
-        values = {field_key(name): value for name, value in properties.items()}
+    def accepts(self, record: Mapping[str, object]) -> bool:
+        """Whether a tramites record passes the filters (days are UTC days)."""
         if self.desde or self.hasta:
-            day = _registration_day(values.get("fecha_registro"))
+            moment = parse_timestamp(record.get("fecha_registro"))
+            day = moment.date() if moment else None
             if day is None:
                 return False
             if (self.desde and day < self.desde) or (self.hasta and day > self.hasta):
                 return False
         if self.macrodistritos:
-            macro = values.get("macro_distrito")
+            macro = record.get("macro_distrito")
             if not isinstance(macro, str) or _plain(macro) not in map(_plain, self.macrodistritos):
                 return False
         return True

@@ -32,18 +32,34 @@ def normalize_codigo_catastral(value: object) -> str | None:
     return text
 
 
+_ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """An ISO-8601 timestamp as the server writes it ("2017-11-14T17:04:40.303Z").
+
+    Text that only starts with a day ("2017-11-14 ...") gives that day at midnight;
+    anything else None.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        match = _ISO_DAY.match(text)
+        if not match:
+            return None
+        try:
+            return datetime(*map(int, match.groups()))
+        except ValueError:
+            return None
+
+
 def registration_year(fecha_registro: object) -> int | None:
     """The year of an ISO-8601 registration date, or None when there is none."""
-    if fecha_registro is None:
-        return None
-    text = str(fecha_registro).strip()
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).year
-    except ValueError:
-        match = re.match(r"(\d{4})-\d{2}-\d{2}", text)
-        return int(match.group(1)) if match else None
+    moment = parse_timestamp(fecha_registro)
+    return moment.year if moment else None
 
 
 def permit_identifier(codigo_catastral: str, numero_tramite: int, anio: int) -> str:

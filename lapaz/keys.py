@@ -14,6 +14,16 @@ def strip_accents(text: str) -> str:
     return "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
 
 
+def single_spaces(text: str) -> str:
+    """Runs of white space as one space, none at the ends."""
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def plain_text(text: str) -> str:
+    """Lower case, no accents, single spaces: for comparing what people write."""
+    return single_spaces(strip_accents(text.lower()))
+
+
 def snake_case(name: str) -> str:
     """`idPCTramite` -> `id_pc_tramite`, `SuperficieConstruida` -> `superficie_construida`."""
     return _CAMEL_BOUNDARY.sub("_", name.strip()).replace("__", "_").lower()

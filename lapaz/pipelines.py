@@ -1,66 +1,54 @@
-"""Item pipelines, in the order settings.ITEM_PIPELINES runs them."""
+"""Item pipelines, in the order settings.ITEM_PIPELINES runs them.
+
+Records arrive final (built by the spider with lapaz.records and lapaz.pages): the
+pipelines only drop what is already written, and write.
+"""
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
-from lapaz.items import DetalleItem, TramiteItem
-from lapaz.pages import flatten_sections
-from lapaz.records import tramite_record
-from lapaz.store import JsonLinesStore
+from lapaz import statkeys
+from lapaz.items import DetalleItem
 
 
-class NormaliseTramiteKeysPipeline:
-    """Server property names to snake case, and values to their types."""
-
-    def process_item(self, item):
-        if isinstance(item, TramiteItem):
-            record = tramite_record(item)
-            item.clear()
-            item.update(record)
-        return item
+def record_kind(item) -> str:
+    return "detalles" if isinstance(item, DetalleItem) else "tramites"
 
 
-class NormaliseDetalleKeysPipeline:
-    """Page rows to keys prefixed by section: `gral__`, `par__`, `otro__`."""
-
-    def process_item(self, item):
-        if isinstance(item, DetalleItem):
-            item.update(flatten_sections(item.pop("secciones", None) or {}))
-        return item
-
-
-class JsonLinesWriterPipeline:
-    """Writes `tramites.jsonl` and `detalles.jsonl`, a flushed line per item as it arrives.
-
-    A record already written (the same permit twice in the WFS pages, or a page a resumed
-    crawl had queued before it was killed) is dropped, so each file holds it once.
-    """
-
+class _HarvestPipeline:
     def __init__(self, crawler):
-        self.crawler = crawler
-        self.store = JsonLinesStore.for_crawler(crawler)
+        # The spider made the crawl's state before the pipelines were built.
+        self.harvest = crawler.spider.harvest
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    def open_spider(self):
-        self.store.open(full_refresh=getattr(self.crawler.spider, "full_refresh", False))
 
-    def close_spider(self):
-        self.store.close(self.crawler.stats.get_value("lapaz/harvest_complete", False))
+class DropWrittenRecordsPipeline(_HarvestPipeline):
+    """Drops a record already written: the same permit twice in the WFS pages, or a page
+    that a resumed crawl had queued before it was killed. Each file holds it once."""
 
     def process_item(self, item):
-        kind = "detalles" if isinstance(item, DetalleItem) else "tramites"
+        kind = record_kind(item)
+        if self.harvest.store.is_duplicate(kind, ItemAdapter(item)):
+            self.harvest.count(statkeys.DUPLICATES_DROPPED.format(kind=kind))
+            raise DropItem(f"already written to {kind}.jsonl")
+        return item
+
+
+class JsonLinesWriterPipeline(_HarvestPipeline):
+    """Writes `tramites.jsonl` and `detalles.jsonl`, a flushed line per item as it arrives."""
+
+    def close_spider(self):
+        self.harvest.store.close(self.harvest.complete)
+
+    def process_item(self, item):
+        kind = record_kind(item)
         # Shallow: the records are flat, and asdict() would walk every value again.
         record = dict(ItemAdapter(item))
-        if self.store.is_duplicate(kind, record):
-            self.crawler.stats.inc_value(f"lapaz/{kind}/duplicates_dropped")
-            raise DropItem(f"already written to {kind}.jsonl")
-        if (
-            kind == "tramites"
-            and record.get("id_pc_tramite") not in self.store.previous_feature_ids
-        ):
-            self.crawler.stats.inc_value("lapaz/tramites/new")
-        self.store.write(kind, record)
+        store = self.harvest.store
+        if kind == "tramites" and record.get("id_pc_tramite") not in store.previous_feature_ids:
+            self.harvest.count(statkeys.TRAMITES_NEW)
+        store.write(kind, record)
         return item

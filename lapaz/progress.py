@@ -1,13 +1,12 @@
 """Progress of a crawl: bars on a terminal, a periodic log line anywhere else.
 
-Two quantities move: the WFS features received (the `lapaz/wfs/features` stat, out of the
-server's `numberMatched`, the `lapaz/wfs/number_matched` stat, or the spider's `limite`)
-and the permit pages done (out of the pages the spider has planned so far, the
-`lapaz/detalles/planned` stat, a total that grows while the features arrive).
+Two quantities move, both read off the crawl's state (lapaz.harvest): the WFS features
+received, out of the server's count (the limit applied), and the permit pages done, out
+of the pages planned so far (a total that grows while the features arrive).
 
 On a terminal, two tqdm bars on stderr show counts, rate and time left; Scrapy's own log
-lines, which go to stderr too, are written above the bars instead of through them. Anywhere
-else (a log file, cron, Scrapyd) a line such as
+lines are written above the bars (tqdm's `logging_redirect_tqdm`). Anywhere else (a log
+file, cron, Scrapyd) Scrapy's PeriodicLog, with a line a person reads, logs such as
 
     features 5000/13907 (36%), pages 120/3222 (4%), 3.2 pages/s, about 17 min left
 
@@ -21,19 +20,17 @@ from dataclasses import dataclass
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.extensions.periodic_log import PeriodicLog
 from scrapy.utils.asyncio import create_looping_call
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
-from lapaz.items import DetalleItem
+from lapaz import statkeys
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 30.0
-NUMBER_MATCHED_STAT = "lapaz/wfs/number_matched"
-# Counted by the spider as features arrive, so that features its filters leave out (and
-# that never become items) count as received too.
-FEATURES_STAT = "lapaz/wfs/features"
-PAGES_PLANNED_STAT = "lapaz/detalles/planned"
+PAGE_OUTCOMES = ("ok", "rechazada", "sin_secciones", "failed")
 
 
 @dataclass(frozen=True)
@@ -86,127 +83,120 @@ def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
 
 
-class _AboveTheBars:
-    """A stream for a logging handler: each message is written above the bars."""
+def progress_of(harvest, pages_per_second: float | None = None) -> Progress:
+    """Where the crawl of `harvest` stands."""
+    pages_done = sum(
+        harvest.figure(statkeys.PAGES_OUTCOME_PREFIX + outcome) for outcome in PAGE_OUTCOMES
+    )
+    # A resumed crawl (JOBDIR) also finishes pages that the killed one had planned.
+    pages_total = max(harvest.figure(statkeys.PAGES_PLANNED), pages_done)
+    return Progress(
+        harvest.features_received, harvest.expected, pages_done, pages_total, pages_per_second
+    )
 
-    def __init__(self, stream):
-        self.stream = stream
 
-    def write(self, text: str) -> None:
-        tqdm.write(text, file=self.stream, end="")
-
-    def flush(self) -> None:
-        self.stream.flush()
+def _interval(settings) -> float:
+    interval = settings.getfloat("LAPAZ_PROGRESS_INTERVAL", DEFAULT_INTERVAL)
+    if interval <= 0:
+        raise ValueError(f"LAPAZ_PROGRESS_INTERVAL must be above 0, not {interval}")
+    return interval
 
 
-class CrawlProgress:
-    """The extension: counts features and pages from signals, and shows them."""
+def _progress_mode(crawler, terminal: bool) -> None:
+    """Raise NotConfigured unless progress is on and shown the way `terminal` says."""
+    if not crawler.settings.getbool("LAPAZ_PROGRESS", True):
+        raise NotConfigured("LAPAZ_PROGRESS is off")
+    if stderr_is_terminal() != terminal:
+        # Without a message: Scrapy logs only those with one, and this is no news.
+        raise NotConfigured
 
-    def __init__(self, crawler, interval: float, terminal: bool, bar_file=None):
-        if interval <= 0:
-            raise ValueError(f"LAPAZ_PROGRESS_INTERVAL must be above 0, not {interval}")
+
+class ProgressLog(PeriodicLog):
+    """Scrapy's periodic log, as one line a person reads, every LAPAZ_PROGRESS_INTERVAL s."""
+
+    def __init__(self, crawler, interval: float):
+        super().__init__(crawler.stats, interval)
         self.crawler = crawler
-        self.interval = interval
-        self.terminal = terminal
-        self.bar_file = bar_file or sys.stderr
-        self.pages_done = 0
-        self.first_page_done_at: float | None = None
-        self.feature_bar: tqdm | None = None
-        self.page_bar: tqdm | None = None
-        self.redirected_handlers: list[tuple[logging.StreamHandler, object]] = []
-        self.task = None
+        self.last_pages: tuple[float, int] | None = None
 
+    @classmethod
+    def from_crawler(cls, crawler):
+        _progress_mode(crawler, terminal=False)
+        extension = cls(crawler, _interval(crawler.settings))
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self, spider) -> None:
+        self.last_pages = (time.monotonic(), 0)
+        self.task = create_looping_call(self.log)
+        self.task.start(self.interval, now=False)
+
+    def log(self) -> None:
+        harvest = self.crawler.spider.harvest
+        now = time.monotonic()
+        done = progress_of(harvest).pages_done
+        rate = None
+        if self.last_pages is not None and now > self.last_pages[0]:
+            rate = (done - self.last_pages[1]) / (now - self.last_pages[0]) or None
+        self.last_pages = (now, done)
+        logger.info("Progress: %s", progress_line(progress_of(harvest, rate)))
+
+    def spider_closed(self, spider, reason) -> None:
+        if self.task and self.task.running:
+            self.task.stop()
+
+
+class ProgressBars:
+    """Two tqdm bars on stderr, with the log written above them."""
+
+    def __init__(self, crawler, bar_file=None):
+        self.crawler = crawler
+        self.bar_file = bar_file or sys.stderr
+        self.bars: dict[str, tqdm] = {}
+        self.redirect = None
         connect = crawler.signals.connect
         connect(self.spider_opened, signal=signals.spider_opened)
         connect(self.spider_closed, signal=signals.spider_closed)
         # A record the writer drops (already in the files) is done all the same.
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
-            connect(self.item_done, signal=signal)
+            connect(self.update, signal=signal)
 
     @classmethod
     def from_crawler(cls, crawler):
-        settings = crawler.settings
-        if not settings.getbool("LAPAZ_PROGRESS", True):
-            raise NotConfigured("LAPAZ_PROGRESS is off")
-        interval = settings.getfloat("LAPAZ_PROGRESS_INTERVAL", DEFAULT_INTERVAL)
-        return cls(crawler, interval, terminal=stderr_is_terminal())
-
-    # What the signals say
-
-    @property
-    def features_done(self) -> int:
-        return self.crawler.stats.get_value(FEATURES_STAT, 0)
-
-    @property
-    def features_total(self) -> int | None:
-        matched = self.crawler.stats.get_value(NUMBER_MATCHED_STAT)
-        limit = getattr(self.crawler.spider, "limit", None)
-        if matched is not None and limit:
-            return min(matched, limit)
-        return matched
-
-    @property
-    def pages_total(self) -> int:
-        # A resumed crawl (JOBDIR) also finishes pages that the killed one had planned.
-        return max(self.crawler.stats.get_value(PAGES_PLANNED_STAT, 0), self.pages_done)
-
-    def item_done(self, item) -> None:
-        # A record for a permit without an identifier was never a request.
-        if isinstance(item, DetalleItem) and item.get("url"):
-            self.pages_done += 1
-            if self.first_page_done_at is None:
-                self.first_page_done_at = time.monotonic()
-        self.update_bars()
-
-    def snapshot(self) -> Progress:
-        rate = None
-        if self.first_page_done_at is not None:
-            elapsed = time.monotonic() - self.first_page_done_at
-            rate = self.pages_done / elapsed if elapsed > 0 else None
-        return Progress(
-            self.features_done, self.features_total, self.pages_done, self.pages_total, rate
-        )
-
-    # Showing it
+        _progress_mode(crawler, terminal=True)
+        return cls(crawler)
 
     def spider_opened(self) -> None:
-        if self.terminal:
-            self.open_bars()
-        else:
-            self.task = create_looping_call(self.log_progress)
-            self.task.start(self.interval, now=False)
+        for position, name in enumerate(("features", "pages")):
+            self.bars[name] = tqdm(
+                desc=name,
+                unit=name.rstrip("s"),
+                position=position,
+                file=self.bar_file,
+                dynamic_ncols=True,
+            )
+        self.redirect = logging_redirect_tqdm()
+        self.redirect.__enter__()
 
-    def open_bars(self) -> None:
-        self.feature_bar = tqdm(
-            desc="features", unit="feature", position=0, file=self.bar_file, dynamic_ncols=True
-        )
-        self.page_bar = tqdm(
-            desc="pages", unit="page", position=1, file=self.bar_file, dynamic_ncols=True
-        )
-        for handler in logging.getLogger().handlers:
-            if isinstance(handler, logging.StreamHandler) and handler.stream is self.bar_file:
-                self.redirected_handlers.append((handler, handler.stream))
-                handler.setStream(_AboveTheBars(handler.stream))
-
-    def update_bars(self) -> None:
-        if self.feature_bar is not None:
-            self.feature_bar.total = self.features_total
-            self.feature_bar.update(self.features_done - self.feature_bar.n)
-        if self.page_bar is not None:
-            self.page_bar.total = self.pages_total
-            self.page_bar.update(self.pages_done - self.page_bar.n)
-
-    def log_progress(self) -> None:
-        logger.info("Progress: %s", progress_line(self.snapshot()))
+    def update(self) -> None:
+        if not self.bars:
+            return
+        progress = progress_of(self.crawler.spider.harvest)
+        for name, done, total in (
+            ("features", progress.features_done, progress.features_total),
+            ("pages", progress.pages_done, progress.pages_total),
+        ):
+            bar = self.bars[name]
+            bar.total = total
+            bar.update(done - bar.n)
 
     def spider_closed(self) -> None:
-        if self.task is not None and self.task.running:
-            self.task.stop()
         # Features the filters left out since the last item would not show otherwise.
-        self.update_bars()
-        for bar in (self.feature_bar, self.page_bar):
-            if bar is not None:
-                bar.close()
-        for handler, stream in self.redirected_handlers:
-            handler.setStream(stream)
-        self.redirected_handlers.clear()
+        self.update()
+        for bar in self.bars.values():
+            bar.close()
+        self.bars.clear()
+        if self.redirect is not None:
+            self.redirect.__exit__(None, None, None)
+            self.redirect = None

@@ -98,13 +98,13 @@ class Permit:
     resultado: str | None
 
 
-def permit_of(properties: Mapping[str, object]) -> Permit:
-    wanted = {field_key(name): value for name, value in properties.items()}
-    resultado = wanted.get("resultado")
+def permit_of(record: Mapping[str, object]) -> Permit:
+    """What the crawl needs of a tramites record (see `tramite_record`) to follow it."""
+    resultado = record.get("resultado")
     return Permit(
-        id_pc_tramite=as_int(wanted.get("id_pc_tramite")),
-        codigo_catastral=normalize_codigo_catastral(wanted.get("codigo_catastral")),
-        numero_tramite=as_int(wanted.get("numero_tramite")),
-        anio=registration_year(wanted.get("fecha_registro")),
+        id_pc_tramite=as_int(record.get("id_pc_tramite")),
+        codigo_catastral=record.get("codigo_catastral"),
+        numero_tramite=as_int(record.get("numero_tramite")),
+        anio=registration_year(record.get("fecha_registro")),
         resultado=resultado.strip().upper() if isinstance(resultado, str) else None,
     )

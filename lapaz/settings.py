@@ -16,9 +16,12 @@ LAPAZ_WFS_URL = "https://sitservicios.lapaz.bo/geoserver/sit/ows"
 LAPAZ_WFS_TYPENAME = "sit:tramitesterritoriales"
 # Features asked per WFS page; the server may cap it lower, the spider copes.
 LAPAZ_WFS_PAGE_SIZE = 5000
-# Ask for the number of features first (resultType=hits), then for every page at once;
-# without a count from the server, page from the first page.
+# Ask for the number of features first (resultType=hits, in the WFS XML answer every
+# WFS 2.0 server gives), then for every page at once. The count is asked once, never
+# retried: without it the layer is paged from the first page.
 LAPAZ_WFS_HITS = True
+# Seconds the count may take before paging starts without it.
+LAPAZ_WFS_HITS_TIMEOUT = 20
 # A stable order keeps pages from skipping or repeating features; empty to not ask.
 LAPAZ_WFS_SORT_BY = "idPCTramite"
 # Send the spider's filters (desde, hasta, macrodistrito) as a CQL_FILTER, GeoServer's
@@ -40,23 +43,26 @@ FEED_EXPORT_ENCODING = "utf-8"  # default: None (ASCII escapes in JSON)
 FEED_EXPORTERS = {"csv": "lapaz.exporters.UnionCsvItemExporter"}
 
 # --- Politeness towards a municipal server ----------------------------------------------
-# What sets the pace is how many requests are in flight: with C at once and a latency of
-# L seconds, the rate is C/L and falls by itself as the server slows down.
+# What sets the pace is how many requests are in flight at the server: with C at once and
+# a latency of L seconds, the rate is C/L and falls by itself as the server slows down.
+# C is Scrapy's per-domain limit, for WFS and permit pages together.
 ROBOTSTXT_OBEY = True  # default: False
 CONCURRENT_REQUESTS = 16  # default: 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4  # default: 8
-# Permit pages in flight at once, counted by the spider itself: while the download delay
-# is 0, Scrapy 2.19 lets queued requests past its per-domain limit in a burst (each counts
-# as transferring only once its download has started).
-LAPAZ_PAGES_IN_FLIGHT = 4
+# Above 0 so that the per-domain limit holds exactly: with a delay of exactly 0, Scrapy
+# 2.19 lets queued requests past the limit in a burst (a request counts as transferring
+# only once its download has started). 1 ms costs nothing at the server's pace.
+DOWNLOAD_DELAY = 0.001  # default: 0
 # AutoThrottle spaces requests by latency / target, and by up to AUTOTHROTTLE_MAX_DELAY
 # when the server slows down or fails. A target equal to the concurrency above would
-# make two limits of the same rate fight (about 0.8 of C/L); twice it lets the
+# make two limits of the same rate fight (about 0.8 of C/L); four times it lets the
 # concurrency set the pace and keeps the spacing as a brake.
 AUTOTHROTTLE_ENABLED = True  # default: False
 AUTOTHROTTLE_START_DELAY = 0.25  # default: 5.0
 AUTOTHROTTLE_MAX_DELAY = 30.0  # default: 60.0
-AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0  # default: 1.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 16.0  # default: 1.0
+# Retries wait in the scheduler, not in the downloader (see lapaz/scheduler.py).
+SCHEDULER = "lapaz.scheduler.BackoffScheduler"
 # A 5,000-feature GeoJSON page takes GeoServer several seconds to build.
 DOWNLOAD_TIMEOUT = 120  # default: 180
 
@@ -64,6 +70,17 @@ DOWNLOAD_TIMEOUT = 120  # default: 180
 RETRY_ENABLED = True
 RETRY_TIMES = 5  # default: 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]  # default: the same
+# Scrapy's list less a host that does not resolve or refuses connections: that is no
+# passing hiccup, and retrying it only delays the message saying so.
+RETRY_EXCEPTIONS = [  # default: also CannotResolveHostError, DownloadConnectionRefusedError
+    "scrapy.exceptions.DownloadFailedError",
+    "scrapy.exceptions.DownloadTimeoutError",
+    "scrapy.exceptions.ResponseDataLossError",
+    "twisted.internet.error.ConnectionDone",
+    "twisted.internet.error.ConnectionLost",
+    "builtins.OSError",
+    "scrapy.core.downloader.handlers.http11.TunnelError",
+]
 # Wait before retry n: LAPAZ_RETRY_BACKOFF_BASE * 2**(n-1) seconds, or the server's
 # Retry-After; never more than LAPAZ_RETRY_BACKOFF_MAX.
 LAPAZ_RETRY_BACKOFF_BASE = 1.0
@@ -73,7 +90,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "lapaz.middlewares.RandomUserAgentMiddleware": 400,
-    "lapaz.middlewares.RetryWithBackoffMiddleware": 550,
+    "lapaz.middlewares.BackoffRetryMiddleware": 550,
 }
 # fake-useragent's data, current desktop browsers; the fixed USER_AGENT only if it fails
 # to load. (Without a fallback string scrapy-fake-useragent silently ends up with ancient
@@ -93,14 +110,15 @@ USER_AGENT = FAKEUSERAGENT_FALLBACK
 
 # --- Pipelines, middlewares, extensions ---------------------------------------------------
 ITEM_PIPELINES = {
-    "lapaz.pipelines.NormaliseTramiteKeysPipeline": 100,
-    "lapaz.pipelines.NormaliseDetalleKeysPipeline": 110,
+    "lapaz.pipelines.DropWrittenRecordsPipeline": 700,
     "lapaz.pipelines.JsonLinesWriterPipeline": 800,
 }
 EXTENSIONS = {
     "scrapy.extensions.telnet.TelnetConsole": None,
-    # Before the summary, so that the bars are closed when it is logged.
-    "lapaz.progress.CrawlProgress": 400,
+    # Before the summary, so that the bars are closed when it is logged. One of the two
+    # turns itself off: bars on a terminal, log lines elsewhere.
+    "lapaz.progress.ProgressBars": 400,
+    "lapaz.progress.ProgressLog": 410,
     "lapaz.extensions.CrawlSummary": 500,
 }
 # Progress: bars on a terminal, else a log line every LAPAZ_PROGRESS_INTERVAL seconds.

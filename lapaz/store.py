@@ -10,7 +10,6 @@ crawl resumable: the files, not the scheduler's queue, are the record of work do
 import fcntl
 import logging
 import os
-import weakref
 from pathlib import Path
 
 import orjson
@@ -51,14 +50,12 @@ def record_key(kind: str, record: dict) -> object:
     return None if permit is None else ("id_pc_tramite", permit)
 
 
-_STORES_BY_CRAWLER: "weakref.WeakKeyDictionary[object, JsonLinesStore]" = (
-    weakref.WeakKeyDictionary()
-)
+class DataStore:
+    """The data directory of one crawl: opened (locked, read) when the crawl is built."""
 
-
-class JsonLinesStore:
     def __init__(self, data_dir: Path):
         self.data_dir = data_dir
+        # Identifiers of the pages earlier runs finished: not asked again.
         self.done_identifiers: set[str] = set()
         self.previous_feature_ids: set[int] = set()
         self._written = {"tramites": set(), "detalles": set()}
@@ -66,11 +63,10 @@ class JsonLinesStore:
         self._lock = None
 
     @classmethod
-    def for_crawler(cls, crawler) -> "JsonLinesStore":
-        """The one store of a crawl, shared by the writer pipeline and the spider."""
-        if crawler not in _STORES_BY_CRAWLER:
-            _STORES_BY_CRAWLER[crawler] = cls(Path(crawler.settings["LAPAZ_DATA_DIR"]))
-        return _STORES_BY_CRAWLER[crawler]
+    def open_dir(cls, data_dir: Path, full_refresh: bool) -> "DataStore":
+        store = cls(data_dir)
+        store.open(full_refresh)
+        return store
 
     def open(self, full_refresh: bool) -> None:
         try:

@@ -1,4 +1,4 @@
-"""WFS 2.0 GetFeature paging and GeoJSON decoding, as small pure functions.
+"""WFS 2.0 GetFeature requests and GeoJSON decoding, as small pure functions.
 
 Lessons from GDAL's and OWSLib's WFS clients: a server may cap `count`, so a short page
 is not the end; paging without `sortBy` is not stable; an OGC ExceptionReport is an error,
@@ -6,10 +6,12 @@ never "no more features"; the total received is checked against `numberMatched` 
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 import orjson
+
+from lapaz.paging import LIMIT_PARAMETER, OFFSET_PARAMETER, PageRequest
 
 # La Paz lies at about lat -16.60 … -16.44, lon -68.18 … -68.03; these windows are wide
 # enough for the whole municipality and far enough apart to tell the axis order.
@@ -59,70 +61,59 @@ class FeaturePage:
     number_returned: int
 
 
-@dataclass(frozen=True)
-class PageRequest:
-    start_index: int
-    count: int
-
-
-def _getfeature(base_url: str, typename: str, params: dict[str, object]) -> str:
-    query = {
-        "service": "WFS",
-        "version": "2.0.0",
-        "request": "GetFeature",
-        "typeNames": typename,
-        "outputFormat": "application/json",
-        **params,
-    }
+def _getfeature(base_url: str, params: dict[str, object]) -> str:
+    query = {"service": "WFS", "version": "2.0.0", "request": "GetFeature", **params}
     separator = "&" if "?" in base_url else "?"
     return f"{base_url}{separator}{urlencode(query)}"
 
 
-def hits_url(base_url: str, typename: str, extra_params: dict[str, str] | None = None) -> str:
-    """A GetFeature URL asking only for the number of features (`resultType=hits`).
+@dataclass(frozen=True)
+class WfsQuery:
+    """What every GetFeature request of a crawl asks: the layer, its order, its filter."""
 
-    `count=1` keeps the answer small on a server that ignores resultType.
-    """
-    return _getfeature(
-        base_url, typename, {"resultType": "hits", "count": 1, **(extra_params or {})}
-    )
+    url: str
+    typename: str
+    sort_by: str | None = None
+    # ECQL, sent as GeoServer's CQL_FILTER vendor parameter.
+    cql_filter: str | None = None
 
+    def _params(self) -> dict[str, object]:
+        params: dict[str, object] = {"typeNames": self.typename}
+        if self.cql_filter:
+            params["CQL_FILTER"] = self.cql_filter
+        return params
 
-_NUMBER_MATCHED_XML = re.compile(rb'\bnumber(?:Matched|OfFeatures)="(\d+)"')
+    def hits_url(self) -> str:
+        """The count alone (`resultType=hits`), in the WFS XML answer every server gives.
 
+        No outputFormat: MapServer fails on hits asked as GeoJSON (its issue #6403).
+        """
+        return _getfeature(self.url, {**self._params(), "resultType": "hits"})
 
-def parse_hits(body: bytes) -> int | None:
-    """The count of a hits answer, in GeoJSON or in WFS XML; None when it gives none."""
-    if body[:500].lstrip().startswith(b"<"):
-        match = _NUMBER_MATCHED_XML.search(body[:2000])
-        return int(match.group(1)) if match else None
-    try:
-        return parse_feature_page(body).number_matched
-    except WfsError:
+    def page_url(self, page: PageRequest) -> str:
+        """A page of GeoJSON in EPSG:4326, in a stable order when there is one."""
+        params = {
+            **self._params(),
+            "outputFormat": "application/json",
+            "srsName": "EPSG:4326",
+            LIMIT_PARAMETER: page.count,
+            OFFSET_PARAMETER: page.start_index,
+        }
+        if self.sort_by:
+            params["sortBy"] = self.sort_by
+        return _getfeature(self.url, params)
+
+    def fallback(self) -> "WfsQuery | None":
+        """The query to try when the server rejects this one: vendor parameters first.
+
+        Without CQL_FILTER the filters still apply on our side; without sortBy paging
+        may be unstable, which the extra passes make up for.
+        """
+        if self.cql_filter:
+            return replace(self, cql_filter=None)
+        if self.sort_by:
+            return replace(self, sort_by=None)
         return None
-
-
-def planned_pages(total: int, page_size: int, start: int = 0) -> list[PageRequest]:
-    """Every page from `start` of a layer whose size is known, to request all at once."""
-    return [
-        PageRequest(offset, min(page_size, total - offset))
-        for offset in range(start, total, page_size)
-    ]
-
-
-def getfeature_url(
-    base_url: str,
-    typename: str,
-    start_index: int,
-    count: int,
-    sort_by: str | None = None,
-    extra_params: dict[str, str] | None = None,
-) -> str:
-    """A GetFeature URL asking for a page of GeoJSON in EPSG:4326."""
-    params = {"count": count, "startIndex": start_index, "srsName": "EPSG:4326"}
-    if sort_by:
-        params["sortBy"] = sort_by
-    return _getfeature(base_url, typename, {**params, **(extra_params or {})})
 
 
 def _preview(body: bytes) -> str:
@@ -167,34 +158,22 @@ def parse_feature_page(body: bytes) -> FeaturePage:
     return FeaturePage(features=features, number_matched=matched, number_returned=len(features))
 
 
-def pages_after_first(first: PageRequest, page: FeaturePage) -> list[PageRequest]:
-    """What to request once the first page is in.
+_NUMBER_MATCHED_XML = re.compile(rb'\bnumber(?:Matched|OfFeatures)="(\d+)"')
 
-    With a known total, every remaining page at once, stepping by what the server actually
-    returned (its own cap may be below `count`). Without one, only the next page.
+
+def parse_hits(body: bytes) -> int | None:
+    """The count of a hits answer, in WFS XML (or GeoJSON); None when it gives none.
+
+    `numberMatched="unknown"`, an ExceptionReport or anything else is no count.
     """
-    if page.number_returned == 0:
-        return []
-    step = page.number_returned
-    if page.number_matched is None:
-        return [PageRequest(first.start_index + step, first.count)]
-    return planned_pages(page.number_matched, step, start=first.start_index + step)
-
-
-def follow_up(request: PageRequest, page: FeaturePage, planned: bool) -> PageRequest | None:
-    """The request that a page calls for after it, beyond the initial plan.
-
-    A planned page (total known) that came back short leaves a gap up to its planned end.
-    When the total is unknown the harvest goes on page after page until one is empty.
-    """
-    returned = page.number_returned
-    if planned:
-        if 0 < returned < request.count:
-            return PageRequest(request.start_index + returned, request.count - returned)
+    body = body.removeprefix(UTF8_BOM)
+    if body[:500].lstrip().startswith(b"<"):
+        match = _NUMBER_MATCHED_XML.search(body[:4000])
+        return int(match.group(1)) if match else None
+    try:
+        return parse_feature_page(body).number_matched
+    except WfsError:
         return None
-    if returned == 0:
-        return None
-    return PageRequest(request.start_index + returned, request.count)
 
 
 def _within(value: float, window: tuple[float, float]) -> bool:

@@ -41,18 +41,19 @@ def test_cql_and_local_filter_agree():
         "fechaRegistro >= '2020-01-01' AND fechaRegistro < '2021-01-01' "
         "AND macroDistrito = 'V - SUR'"
     )
-    base = {"macroDistrito": "V - SUR", "fechaRegistro": "2020-12-31T23:59:00Z"}
+    # the local filter reads tramites records, as the spider builds them
+    base = {"macro_distrito": "V - SUR", "fecha_registro": "2020-12-31T23:59:00Z"}
     assert filters.accepts(base)
-    assert not filters.accepts({**base, "fechaRegistro": "2021-01-01T00:00:00Z"})
-    assert not filters.accepts({**base, "fechaRegistro": None})
-    assert not filters.accepts({**base, "macroDistrito": "VII - CENTRO"})
+    assert not filters.accepts({**base, "fecha_registro": "2021-01-01T00:00:00Z"})
+    assert not filters.accepts({**base, "fecha_registro": None})
+    assert not filters.accepts({**base, "macro_distrito": "VII - CENTRO"})
     assert filters.desde == date(2020, 1, 1)
 
 
 def test_several_macrodistritos_filter_on_our_side_only():
     filters = Filters.from_arguments(macrodistrito="sur,centro")
     assert filters.cql() is None
-    assert filters.accepts({"macroDistrito": "VII - CENTRO"})
+    assert filters.accepts({"macro_distrito": "VII - CENTRO"})
 
 
 def expected(replica, desde, hasta, macro):

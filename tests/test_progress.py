@@ -1,5 +1,6 @@
 import io
 import logging
+import sys
 
 import pytest
 import pytest_twisted
@@ -10,11 +11,18 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
-from lapaz import progress
-from lapaz.items import DetalleItem, TramiteItem
-from lapaz.progress import CrawlProgress, Progress, progress_line, time_left
-
-PAGE_URL = "https://sitservicios.lapaz.bo/situtiles/pc/?"
+from lapaz import progress, statkeys
+from lapaz.harvest import Harvest
+from lapaz.paging import LayerPaging
+from lapaz.progress import (
+    Progress,
+    ProgressBars,
+    ProgressLog,
+    progress_line,
+    progress_of,
+    time_left,
+)
+from lapaz.store import DataStore
 
 
 class DummySpider(Spider):
@@ -24,8 +32,19 @@ class DummySpider(Spider):
 SPIDER = DummySpider()
 
 
-def make_crawler(**settings):
-    return get_crawler(DummySpider, settings)
+@pytest.fixture
+def make_crawler(tmp_path):
+    """A crawler whose spider has the crawl's state, as the tramites spider has."""
+
+    def make(limit=None, **settings):
+        crawler = get_crawler(DummySpider, settings)
+        crawler.spider = SPIDER
+        crawler.spider.harvest = Harvest(DataStore(tmp_path), crawler)
+        crawler.spider.paging = LayerPaging(5000, limit)
+        crawler.stats.open_spider()
+        return crawler
+
+    return make
 
 
 def send(crawler, signal, **arguments) -> None:
@@ -35,26 +54,17 @@ def send(crawler, signal, **arguments) -> None:
     assert not failures, failures[0].getTraceback()
 
 
-def page_record(number: int, error: str | None = None) -> DetalleItem:
-    return DetalleItem(identificador=str(number), url=f"{PAGE_URL}{number}", error=error)
-
-
-def receive_feature(crawler, filtered_out: bool = False) -> None:
-    """What the spider does for a feature: count it and, unless filtered out, yield it."""
-    crawler.stats.inc_value("lapaz/wfs/features")
-    if not filtered_out:
-        send(crawler, signals.item_scraped, item=TramiteItem(idPCTramite=1), response=None)
-
-
 def run_crawl_steps(crawler, features: int, matched: int, planned: int, done: int) -> None:
-    """What a crawl tells the extension: features arrive, pages get planned and done."""
-    crawler.stats.set_value("lapaz/wfs/number_matched", matched)
-    for _ in range(features):
-        receive_feature(crawler)
-    # the spider counts the pages it plans to request
-    crawler.stats.inc_value("lapaz/detalles/planned", planned)
-    for number in range(done):
-        send(crawler, signals.item_scraped, item=page_record(number), response=None)
+    """What a crawl does to its state: features arrive, pages get planned and done."""
+    harvest = crawler.spider.harvest
+    harvest.note_number_matched(matched, crawler.spider.paging.expected(matched))
+    for number in range(features):
+        harvest.receive_feature(number)
+        send(crawler, signals.item_scraped, item={}, response=None)
+    harvest.count(statkeys.PAGES_PLANNED, planned)
+    for _ in range(done):
+        harvest.count(statkeys.PAGES_OUTCOME_PREFIX + "ok")
+        send(crawler, signals.item_scraped, item={}, response=None)
 
 
 # -- The line --------------------------------------------------------------------------
@@ -96,94 +106,59 @@ def test_progress_line_without_time_left_once_every_page_is_done():
 # -- Settings --------------------------------------------------------------------------
 
 
-def test_lapaz_progress_off_disables_the_extension():
-    with pytest.raises(NotConfigured):
-        CrawlProgress.from_crawler(make_crawler(LAPAZ_PROGRESS="0"))
+@pytest.mark.parametrize("extension", [ProgressLog, ProgressBars])
+def test_lapaz_progress_off_disables_both(make_crawler, monkeypatch, extension):
+    for terminal in (True, False):
+        monkeypatch.setattr(progress, "stderr_is_terminal", lambda terminal=terminal: terminal)
+        with pytest.raises(NotConfigured):
+            extension.from_crawler(make_crawler(LAPAZ_PROGRESS="0"))
 
 
-def test_interval_must_be_positive():
-    with pytest.raises(ValueError, match="LAPAZ_PROGRESS_INTERVAL"):
-        CrawlProgress.from_crawler(make_crawler(LAPAZ_PROGRESS_INTERVAL="0"))
-
-
-def test_the_mode_follows_whether_stderr_is_a_terminal(monkeypatch):
-    monkeypatch.setattr(progress, "stderr_is_terminal", lambda: True)
-    assert CrawlProgress.from_crawler(make_crawler()).terminal
+def test_interval_must_be_positive(make_crawler, monkeypatch):
     monkeypatch.setattr(progress, "stderr_is_terminal", lambda: False)
-    extension = CrawlProgress.from_crawler(make_crawler(LAPAZ_PROGRESS_INTERVAL="5"))
-    assert not extension.terminal
-    assert extension.interval == 5
+    with pytest.raises(ValueError, match="LAPAZ_PROGRESS_INTERVAL"):
+        ProgressLog.from_crawler(make_crawler(LAPAZ_PROGRESS_INTERVAL="0"))
+
+
+def test_the_mode_follows_whether_stderr_is_a_terminal(make_crawler, monkeypatch):
+    monkeypatch.setattr(progress, "stderr_is_terminal", lambda: True)
+    assert ProgressBars.from_crawler(make_crawler())
+    with pytest.raises(NotConfigured):
+        ProgressLog.from_crawler(make_crawler())
+    monkeypatch.setattr(progress, "stderr_is_terminal", lambda: False)
+    assert ProgressLog.from_crawler(make_crawler(LAPAZ_PROGRESS_INTERVAL="5")).interval == 5
+    with pytest.raises(NotConfigured):
+        ProgressBars.from_crawler(make_crawler())
 
 
 # -- Counting --------------------------------------------------------------------------
 
 
-def test_counts_features_and_pages_once_each():
+def test_counts_features_and_pages_from_the_crawls_state(make_crawler):
     crawler = make_crawler()
-    extension = CrawlProgress(crawler, interval=30, terminal=False)
     run_crawl_steps(crawler, features=3, matched=7, planned=4, done=1)
-    # The writer drops a page already in the files: done all the same.
-    send(
-        crawler,
-        signals.item_dropped,
-        item=page_record(1),
-        response=None,
-        exception=Exception("already written"),
-    )
-    # A permit without an identifier never was a request.
-    send(crawler, signals.item_scraped, item=DetalleItem(url=None, error="x"), response=None)
-
-    snapshot = extension.snapshot()
+    crawler.spider.harvest.count(statkeys.PAGES_OUTCOME_PREFIX + "failed")
+    snapshot = progress_of(crawler.spider.harvest)
     assert (snapshot.features_done, snapshot.features_total) == (3, 7)
     assert (snapshot.pages_done, snapshot.pages_total) == (2, 4)
-    assert snapshot.pages_per_second > 0
 
 
-def test_features_left_out_by_filters_count_as_received():
-    crawler = make_crawler()
-    extension = CrawlProgress(crawler, interval=30, terminal=False)
-    run_crawl_steps(crawler, features=2, matched=5, planned=0, done=0)
-    for _ in range(3):
-        receive_feature(crawler, filtered_out=True)
-    assert (extension.snapshot().features_done, extension.snapshot().features_total) == (5, 5)
-
-
-def test_the_spiders_limit_caps_the_features_total():
-    crawler = make_crawler()
-    extension = CrawlProgress(crawler, interval=30, terminal=False)
-    crawler.spider = DummySpider(limit=100)
-    crawler.stats.set_value("lapaz/wfs/number_matched", 13907)
-    assert extension.features_total == 100
-    crawler.spider.limit = None
-    assert extension.features_total == 13907
+def test_the_limit_caps_the_features_total(make_crawler):
+    crawler = make_crawler(limit=100)
+    run_crawl_steps(crawler, features=1, matched=13907, planned=0, done=0)
+    assert progress_of(crawler.spider.harvest).features_total == 100
 
 
 # -- Log mode --------------------------------------------------------------------------
 
 
-def test_log_mode_logs_a_progress_line_and_never_draws_bars(caplog):
-    crawler = make_crawler()
-    bar_output = io.StringIO()
-    extension = CrawlProgress(crawler, interval=30, terminal=False, bar_file=bar_output)
-    send(crawler, signals.spider_opened)
-    run_crawl_steps(crawler, features=5, matched=10, planned=4, done=1)
-
-    with caplog.at_level(logging.INFO, logger="lapaz.progress"):
-        extension.log_progress()
-    send(crawler, signals.spider_closed, reason="finished")
-
-    [message] = [record.getMessage() for record in caplog.records]
-    assert message.startswith("Progress: features 5/10 (50%), pages 1/4 (25%), ")
-    assert "pages/s" in message
-    assert extension.feature_bar is None
-    assert bar_output.getvalue() == ""
-
-
 @pytest_twisted.ensureDeferred
-async def test_log_mode_logs_every_interval_until_the_spider_closes(caplog):
+async def test_log_mode_logs_every_interval_until_the_spider_closes(make_crawler, caplog):
     crawler = make_crawler()
     interval = 0.05
-    extension = CrawlProgress(crawler, interval=interval, terminal=False)
+    extension = ProgressLog(crawler, interval)
+    crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+    crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
 
     def progress_messages() -> list[str]:
         return [r.getMessage() for r in caplog.records if r.name == "lapaz.progress"]
@@ -191,6 +166,10 @@ async def test_log_mode_logs_every_interval_until_the_spider_closes(caplog):
     with caplog.at_level(logging.INFO, logger="lapaz.progress"):
         send(crawler, signals.spider_opened)
         deadline = reactor.seconds() + 30
+        while len(progress_messages()) < 1:
+            assert reactor.seconds() < deadline, "no progress line in 30 s"
+            await deferLater(reactor, interval / 5)
+        run_crawl_steps(crawler, features=5, matched=10, planned=4, done=1)
         while len(progress_messages()) < 2:
             assert reactor.seconds() < deadline, "fewer than 2 progress lines in 30 s"
             await deferLater(reactor, interval / 5)
@@ -202,44 +181,48 @@ async def test_log_mode_logs_every_interval_until_the_spider_closes(caplog):
 
     assert progress_messages() == logged
     assert logged[0] == "Progress: features 0/?, pages 0/0"
+    assert logged[1].startswith("Progress: features 5/10 (50%), pages 1/4 (25%), ")
+    assert "pages/s" in logged[1]
 
 
 # -- Terminal mode ---------------------------------------------------------------------
 
 
-def test_terminal_mode_bars_get_totals_and_counts():
+def test_terminal_mode_bars_get_totals_and_counts(make_crawler):
     crawler = make_crawler()
     bar_output = io.StringIO()
-    extension = CrawlProgress(crawler, interval=30, terminal=True, bar_file=bar_output)
+    extension = ProgressBars(crawler, bar_file=bar_output)
     send(crawler, signals.spider_opened)
     run_crawl_steps(crawler, features=6, matched=8, planned=5, done=2)
 
-    assert (extension.feature_bar.n, extension.feature_bar.total) == (6, 8)
-    assert (extension.page_bar.n, extension.page_bar.total) == (2, 5)
-    assert extension.task is None
+    bars = dict(extension.bars)
+    assert (bars["features"].n, bars["features"].total) == (6, 8)
+    assert (bars["pages"].n, bars["pages"].total) == (2, 5)
     # The last features may be left out by the filters: no item, yet the bar catches up.
-    receive_feature(crawler, filtered_out=True)
+    crawler.spider.harvest.receive_feature("last")
     send(crawler, signals.spider_closed, reason="finished")
-    assert extension.feature_bar.n == 7
-    assert extension.feature_bar.disable  # closed
+    assert bars["features"].n == 7
+    assert bars["features"].disable  # closed
     assert "pages:  40%" in bar_output.getvalue()
 
 
-def test_terminal_mode_writes_log_lines_above_the_bars_and_restores_the_handler():
-    crawler = make_crawler()
-    bar_output = io.StringIO()
-    handler = logging.StreamHandler(bar_output)
+def test_terminal_mode_writes_log_lines_above_the_bars_and_restores_the_handler(
+    make_crawler, monkeypatch
+):
+    terminal = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    handler = logging.StreamHandler(sys.stderr)
     root = logging.getLogger()
     root.addHandler(handler)
     try:
-        extension = CrawlProgress(crawler, interval=30, terminal=True, bar_file=bar_output)
+        crawler = make_crawler()
+        extension = ProgressBars(crawler, bar_file=terminal)
         send(crawler, signals.spider_opened)
-        assert handler.stream is not bar_output
+        assert handler not in root.handlers, "replaced while the bars are shown"
         root.warning("a log line")
         send(crawler, signals.spider_closed, reason="finished")
+        assert handler in root.handlers
+        assert not extension.bars
     finally:
         root.removeHandler(handler)
-
-    assert handler.stream is bar_output
-    assert "a log line\n" in bar_output.getvalue()
-    assert extension.redirected_handlers == []
+    assert "a log line\n" in terminal.getvalue()

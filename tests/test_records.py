@@ -103,7 +103,7 @@ def test_as_int(value, number):
 
 def test_permit_of_gives_what_the_page_request_needs():
     for properties in (GEOSERVER_PROPERTIES, all_strings(GEOSERVER_PROPERTIES)):
-        permit = permit_of(properties)
+        permit = permit_of(tramite_record(properties))
         assert (permit.codigo_catastral, permit.numero_tramite, permit.anio) == (
             "044104900070000",
             61153,
@@ -113,5 +113,6 @@ def test_permit_of_gives_what_the_page_request_needs():
 
 
 def test_permit_without_date_has_no_year():
-    assert permit_of({**GEOSERVER_PROPERTIES, "fechaRegistro": None}).anio is None
-    assert permit_of({**GEOSERVER_PROPERTIES, "fechaRegistro": ""}).anio is None
+    for missing in (None, ""):
+        record = tramite_record({**GEOSERVER_PROPERTIES, "fechaRegistro": missing})
+        assert permit_of(record).anio is None

@@ -9,8 +9,8 @@ from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.test import get_crawler
 
 from lapaz.items import DetalleItem, TramiteItem
+from lapaz.paging import PageRequest
 from lapaz.spiders.tramites import TramitesSpider
-from lapaz.wfs import PageRequest
 from tests.crawl import project_settings
 from tests.test_pages import saved
 
@@ -20,10 +20,27 @@ SETTINGS = {
 }
 
 
-def make_spider(**arguments):
-    crawler = get_crawler(TramitesSpider, project_settings(**SETTINGS))
-    crawler.spider = TramitesSpider.from_crawler(crawler, **arguments)
-    return crawler.spider
+class EngineStandIn:
+    """What the spider asks of the engine: take requests."""
+
+    def __init__(self):
+        self.crawled = []
+
+    def crawl(self, request):
+        self.crawled.append(request)
+
+
+@pytest.fixture
+def make_spider(tmp_path):
+    def make(**arguments):
+        settings = project_settings(**SETTINGS, LAPAZ_DATA_DIR=str(tmp_path / "data"))
+        crawler = get_crawler(TramitesSpider, settings)
+        crawler.spider = TramitesSpider.from_crawler(crawler, **arguments)
+        crawler._apply_settings()
+        crawler.engine = EngineStandIn()
+        return crawler.spider
+
+    return make
 
 
 def feature(number, resultado="APROBADO", **properties):
@@ -45,7 +62,7 @@ def feature(number, resultado="APROBADO", **properties):
 
 def wfs_response(spider, page, features, **totals):
     body = orjson.dumps({"type": "FeatureCollection", "features": features, **totals})
-    request = spider.wfs_request(page, "first")
+    request = spider.wfs_request(page)
     return TextResponse(request.url, body=body, request=request)
 
 
@@ -53,44 +70,58 @@ def query(request):
     return {key: values[0] for key, values in parse_qs(urlsplit(request.url).query).items()}
 
 
-def test_first_page_plans_the_rest_with_order_and_filter():
+def test_first_page_plans_the_rest_with_order_and_filter(make_spider):
     spider = make_spider(macrodistrito="sur")
     page = PageRequest(0, 2)
     response = wfs_response(spider, page, [feature(1), feature(2)], numberMatched=5)
-    output = list(spider.parse_wfs_page(response, page, "first"))
-    pages = [o for o in output if isinstance(o, Request) and "ows" in o.url]
+    output = list(spider.parse_wfs_page(response, **response.request.cb_kwargs))
+    pages = [o for o in output if isinstance(o, Request)]
     assert [(query(r)["startIndex"], query(r)["count"]) for r in pages] == [("2", "2"), ("4", "1")]
     assert {query(r)["sortBy"] for r in pages} == {"idPCTramite"}
     assert {query(r)["CQL_FILTER"] for r in pages} == {"macroDistrito = 'V - SUR'"}
     assert sum(isinstance(o, TramiteItem) for o in output) == 2
-    detail = [o for o in output if isinstance(o, Request) and "pages.test" in o.url]
-    assert len(detail) == 2
+    # permits wait for their page as small records, handed over when the scheduler is dry
+    assert len(spider.pending_pages) == 2
+    assert spider.hand_pages() == 2
+    detail = spider.crawler.engine.crawled
+    assert [urlsplit(r.url).netloc for r in detail] == ["pages.test", "pages.test"]
     assert detail[0].cb_kwargs["permit"]["identificador"] in detail[0].url
 
 
-def test_paging_without_a_total_stops_when_the_server_repeats_itself():
+def test_paging_without_a_total_stops_when_the_server_repeats_itself(make_spider):
     spider = make_spider()
-    first = PageRequest(0, 2)
-    output = list(
-        spider.parse_wfs_page(wfs_response(spider, first, [feature(1), feature(2)]), first, "first")
-    )
-    (next_page,) = [o for o in output if isinstance(o, Request) and "ows" in o.url]
-    assert next_page.cb_kwargs["role"] == "follow"
-    second = next_page.cb_kwargs["page"]
-    repeated = wfs_response(spider, second, [feature(1), feature(2)])
+    first = wfs_response(spider, PageRequest(0, 2), [feature(1), feature(2)])
+    (next_page,) = [
+        o for o in spider.parse_wfs_page(first, **first.request.cb_kwargs) if isinstance(o, Request)
+    ]
+    assert next_page.cb_kwargs["page"] == PageRequest(2, 5000, planned=False)
+    repeated = wfs_response(spider, next_page.cb_kwargs["page"], [feature(1), feature(2)])
     assert not [
-        o for o in spider.parse_wfs_page(repeated, second, "follow") if isinstance(o, Request)
+        o
+        for o in spider.parse_wfs_page(repeated, **repeated.request.cb_kwargs)
+        if isinstance(o, Request)
     ]
 
 
-def test_features_without_an_id_are_all_counted():
+def test_features_without_an_id_are_all_counted(make_spider):
     spider = make_spider()
     anonymous = [{"type": "Feature", "geometry": None, "properties": {"resultado": "X"}}] * 3
-    page = PageRequest(0, 10)
-    list(
-        spider.parse_wfs_page(wfs_response(spider, page, anonymous, numberMatched=3), page, "first")
-    )
-    assert spider.received == 3
+    response = wfs_response(spider, PageRequest(0, 10), anonymous, numberMatched=3)
+    list(spider.parse_wfs_page(response, **response.request.cb_kwargs))
+    assert spider.harvest.features_received == 3
+
+
+def test_records_are_final_when_the_spider_yields_them(make_spider):
+    spider = make_spider()
+    response = wfs_response(spider, PageRequest(0, 10), [feature(7)], numberMatched=1)
+    (record,) = [
+        o
+        for o in spider.parse_wfs_page(response, **response.request.cb_kwargs)
+        if isinstance(o, TramiteItem)
+    ]
+    assert list(record)[:3] == ["id_pc_tramite", "descripcion", "id_tipo_tramite"]
+    assert record["codigo_catastral"] == "044104900070000"
+    assert (record["latitude"], record["longitude"]) == (-16.5, -68.1)
 
 
 @pytest.mark.parametrize(
@@ -100,17 +131,17 @@ def test_features_without_an_id_are_all_counted():
         ("rechazada.html", "rechazada", False),
     ],
 )
-def test_parse_detalle(name, error, has_data):
+def test_parse_detalle(make_spider, name, error, has_data):
     spider = make_spider()
     permit = {"id_pc_tramite": 1, "identificador": "X", "url": "http://pages.test/pc/?X"}
     response = HtmlResponse(permit["url"], body=saved(name), request=Request(permit["url"]))
     (item,) = spider.parse_detalle(response, permit)
     assert isinstance(item, DetalleItem)
     assert item["error"] == error
-    assert bool(item["secciones"]) is has_data
+    assert any(key.startswith("gral__") for key in item) is has_data
 
 
-def test_a_page_without_sections_is_retried_before_it_is_recorded():
+def test_a_page_without_sections_is_retried_before_it_is_recorded(make_spider):
     spider = make_spider()
     permit = {"id_pc_tramite": 1, "identificador": "X", "url": "http://pages.test/pc/?X"}
     request = Request(permit["url"], cb_kwargs={"permit": permit})
@@ -124,42 +155,44 @@ def test_a_page_without_sections_is_retried_before_it_is_recorded():
     assert item["error"] == "sin_secciones"
 
 
-def test_the_count_first_then_every_page_at_once():
+def test_the_count_first_then_every_page_at_once(make_spider):
     spider = make_spider(limite=12000)
-    request = spider.hits_request()
+    request = spider.count_request()
     assert query(request)["resultType"] == "hits"
-    body = orjson.dumps({"type": "FeatureCollection", "features": [], "numberMatched": 13907})
-    output = list(spider.parse_hits(TextResponse(request.url, body=body, request=request)))
+    assert request.meta["dont_retry"], "the count is asked once"
+    body = b'<wfs:FeatureCollection numberMatched="13907" numberReturned="0"/>'
+    output = list(spider.parse_count(TextResponse(request.url, body=body, request=request)))
     starts = [(query(r)["startIndex"], query(r)["count"]) for r in output]
     assert starts == [("0", "5000"), ("5000", "5000"), ("10000", "2000")]
-    assert {r.cb_kwargs["role"] for r in output} == {"planned"}
-    assert spider.number_matched == 13907
+    assert {r.cb_kwargs["page"].planned for r in output} == {True}
+    assert spider.harvest.number_matched == 13907
+    assert spider.harvest.expected == 12000
 
 
-def test_no_count_means_paging_from_the_first_page():
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, b"<html>error</html>"),
+        (200, b"<ows:ExceptionReport><ows:Exception/></ows:ExceptionReport>"),
+        (200, b'<wfs:FeatureCollection numberMatched="unknown"/>'),
+    ],
+)
+def test_no_count_means_paging_from_the_first_page(make_spider, status, body):
     spider = make_spider()
-    request = spider.hits_request()
-    response = TextResponse(request.url, body=b"<html>error</html>", request=request)
-    (first,) = spider.parse_hits(response)
-    assert first.cb_kwargs["role"] == "first"
-    assert query(first)["startIndex"] == "0"
+    request = spider.count_request()
+    response = TextResponse(request.url, status=status, body=body, request=request)
+    (first,) = spider.parse_count(response)
+    assert first.cb_kwargs["page"] == PageRequest(0, 5000, planned=False)
 
 
-def test_page_requests_are_made_a_window_at_a_time():
+def test_pages_are_handed_a_batch_at_a_time(make_spider):
     spider = make_spider()
-    spider.page_window = 4
-    page = PageRequest(0, 100)
-    features = [feature(number) for number in range(1, 101)]
-    response = wfs_response(spider, page, features, numberMatched=100)
-    output = list(spider.parse_wfs_page(response, page, "first"))
-    requests = [o for o in output if isinstance(o, Request)]
-    assert len(requests) == 4
-    assert len(spider.pending_pages) == 96
+    response = wfs_response(
+        spider, PageRequest(0, 100), [feature(n) for n in range(1, 101)], numberMatched=100
+    )
+    list(spider.parse_wfs_page(response, **response.request.cb_kwargs))
+    assert len(spider.pending_pages) == 100
     assert spider.crawler.stats.get_value("lapaz/detalles/planned") == 100
-
-    done = requests[0]
-    page_response = HtmlResponse(done.url, body=saved("permiso_completo.html"), request=done)
-    item, refill = spider.parse_detalle(page_response, **done.cb_kwargs)
-    assert isinstance(item, DetalleItem)
-    assert isinstance(refill, Request)
-    assert len(spider.pending_pages) == 95
+    batch = spider.crawler.settings.getint("CONCURRENT_REQUESTS")
+    assert spider.hand_pages() == batch
+    assert len(spider.pending_pages) == 100 - batch

@@ -1,7 +1,7 @@
 import orjson
 import pytest
 
-from lapaz.store import JsonLinesStore, page_is_done
+from lapaz.store import DataStore, page_is_done
 
 
 def write_lines(path, records, tail=b""):
@@ -34,7 +34,7 @@ def test_opening_keeps_finished_pages_once_and_repairs_a_torn_line(tmp_path, cap
         [page("A", gral__x="1"), page("B", "http_503"), page("C", "rechazada"), page("A")],
         tail=b'{"id_pc_tramite": 9, "identif',
     )
-    store = JsonLinesStore(tmp_path)
+    store = DataStore(tmp_path)
     store.open(full_refresh=False)
     store.close(harvest_complete=True)
     kept = [orjson.loads(line) for line in detalles.read_bytes().splitlines()]
@@ -46,7 +46,7 @@ def test_opening_keeps_finished_pages_once_and_repairs_a_torn_line(tmp_path, cap
 
 def test_a_lone_torn_line_does_not_stop_a_resumed_crawl(tmp_path):
     (tmp_path / "detalles.jsonl").write_bytes(b'{"id_pc_tramite": 9, "identif')
-    store = JsonLinesStore(tmp_path)
+    store = DataStore(tmp_path)
     store.open(full_refresh=False)
     store.close(harvest_complete=True)
     assert (tmp_path / "detalles.jsonl").read_bytes() == b""
@@ -54,7 +54,7 @@ def test_a_lone_torn_line_does_not_stop_a_resumed_crawl(tmp_path):
 
 def test_full_refresh_starts_afresh(tmp_path):
     write_lines(tmp_path / "detalles.jsonl", [page("A")])
-    store = JsonLinesStore(tmp_path)
+    store = DataStore(tmp_path)
     store.open(full_refresh=True)
     store.close(harvest_complete=True)
     assert store.done_identifiers == set()
@@ -62,7 +62,7 @@ def test_full_refresh_starts_afresh(tmp_path):
 
 
 def test_writes_are_complete_lines_and_duplicates_are_known(tmp_path):
-    store = JsonLinesStore(tmp_path)
+    store = DataStore(tmp_path)
     store.open(full_refresh=False)
     record = {"id_pc_tramite": 7, "solicitante": "ÑANDÚ"}
     assert not store.is_duplicate("tramites", record)
@@ -74,9 +74,9 @@ def test_writes_are_complete_lines_and_duplicates_are_known(tmp_path):
 
 
 def test_two_crawls_cannot_write_the_same_directory(tmp_path):
-    first = JsonLinesStore(tmp_path)
+    first = DataStore(tmp_path)
     first.open(full_refresh=False)
-    second = JsonLinesStore(tmp_path)
+    second = DataStore(tmp_path)
     with pytest.raises(OSError, match="another crawl is writing"):
         second.open(full_refresh=False)
     first.close(harvest_complete=True)
@@ -88,11 +88,11 @@ def test_an_unwritable_directory_is_named(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     with pytest.raises(OSError, match="is not writable"):
-        JsonLinesStore(blocker / "data").open(full_refresh=False)
+        DataStore(blocker / "data").open(full_refresh=False)
 
 
 def test_records_without_a_key_are_never_duplicates(tmp_path):
-    store = JsonLinesStore(tmp_path)
+    store = DataStore(tmp_path)
     store.open(full_refresh=False)
     for kind in ("tramites", "detalles"):
         anonymous = {"id_pc_tramite": None, "identificador": None}
@@ -103,7 +103,7 @@ def test_records_without_a_key_are_never_duplicates(tmp_path):
 
 def test_an_incomplete_harvest_keeps_the_last_complete_one(tmp_path, caplog):
     write_lines(tmp_path / "tramites.jsonl", [{"id_pc_tramite": 1}, {"id_pc_tramite": 2}])
-    store = JsonLinesStore(tmp_path)
+    store = DataStore(tmp_path)
     store.open(full_refresh=False)
     store.write("tramites", {"id_pc_tramite": 1})
     store.close(harvest_complete=False)
@@ -111,7 +111,7 @@ def test_an_incomplete_harvest_keeps_the_last_complete_one(tmp_path, caplog):
     assert (tmp_path / "tramites.jsonl.partial").read_bytes().count(b"\n") == 1
     assert "keeps the last complete one" in caplog.text
 
-    store = JsonLinesStore(tmp_path)
+    store = DataStore(tmp_path)
     store.open(full_refresh=False)
     store.write("tramites", {"id_pc_tramite": 3})
     store.close(harvest_complete=True)

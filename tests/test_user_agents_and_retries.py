@@ -1,14 +1,23 @@
-import asyncio
 import re
+import time
 from datetime import UTC, datetime
 
 import pytest
 import pytest_twisted
 from scrapy import Request
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+)
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
 
-from lapaz.middlewares import RandomUserAgentMiddleware, RetryWithBackoffMiddleware, retry_delay
+from lapaz.backoff import retry_delay
+from lapaz.middlewares import BackoffRetryMiddleware, RandomUserAgentMiddleware
+from lapaz.scheduler import RETRY_AFTER_META, BackoffScheduler
 from lapaz.spiders.tramites import TramitesSpider
 from tests.crawl import project_settings, run_crawl
 from tests.replica import Fault, ReplicaConfig, ReplicaServer
@@ -65,12 +74,12 @@ def test_user_agents_are_current_and_rotate_and_retries_happen(tmp_path):
     assert "Deprecat" not in result.log
 
 
-def project_crawler(**settings):
-    return get_crawler(TramitesSpider, project_settings(**settings))
+def project_crawler(data_dir, **settings):
+    return get_crawler(TramitesSpider, project_settings(LAPAZ_DATA_DIR=str(data_dir), **settings))
 
 
-def test_a_retried_request_gets_a_new_user_agent():
-    middleware = RandomUserAgentMiddleware.from_crawler(project_crawler())
+def test_a_retried_request_gets_a_new_user_agent(tmp_path):
+    middleware = RandomUserAgentMiddleware.from_crawler(project_crawler(tmp_path))
     first = Request("http://site.test/a")
     middleware.process_request(first)
     agent = first.headers["User-Agent"]
@@ -85,27 +94,91 @@ def test_a_retried_request_gets_a_new_user_agent():
     assert retry.headers["User-Agent"] != b"stale"
 
 
-@pytest_twisted.ensureDeferred
-async def test_every_retried_request_waits_its_backoff(monkeypatch):
-    waits = []
-
-    async def record_wait(seconds):
-        waits.append(seconds)
-
-    monkeypatch.setattr(asyncio, "sleep", record_wait)
-    crawler = project_crawler(LAPAZ_RETRY_BACKOFF_BASE=1.0, LAPAZ_RETRY_BACKOFF_MAX=60.0)
+def retry_middleware(data_dir) -> BackoffRetryMiddleware:
+    crawler = project_crawler(data_dir)
     crawler.spider = crawler._create_spider()
     crawler.stats.open_spider()
-    middleware = RetryWithBackoffMiddleware.from_crawler(crawler)
+    return BackoffRetryMiddleware.from_crawler(crawler)
 
-    await middleware.process_request(Request("http://site.test/a"))
-    assert waits == []
-    # a retry made by a callback (get_retry_request) carries only retry_times
-    await middleware.process_request(Request("http://site.test/a", meta={"retry_times": 3}))
-    assert waits == [4.0]
 
+def test_a_retry_carries_the_servers_retry_after(tmp_path):
+    middleware = retry_middleware(tmp_path)
     throttled = Response("http://site.test/a", status=429, headers={"Retry-After": "7"})
     retry = middleware.process_response(Request("http://site.test/a"), throttled)
     assert isinstance(retry, Request)
-    await middleware.process_request(retry)
-    assert waits == [4.0, 7.0]
+    assert retry.meta["retry_times"] == 1
+    assert retry.meta[RETRY_AFTER_META] == b"7"
+
+
+def test_robots_txt_is_asked_once(tmp_path):
+    middleware = retry_middleware(tmp_path)
+    robots = Request("http://site.test/robots.txt", meta={"dont_obey_robotstxt": True})
+    failing = Response(robots.url, status=503)
+    assert middleware.process_response(robots, failing) is failing
+
+
+@pytest.mark.parametrize(
+    "error", [CannotResolveHostError("site.test"), DownloadConnectionRefusedError("refused")]
+)
+def test_a_host_that_cannot_be_reached_is_not_retried(tmp_path, error):
+    middleware = retry_middleware(tmp_path)
+    assert middleware.process_exception(Request("http://site.test/a"), error) is None
+
+
+def test_a_timeout_is_retried(tmp_path):
+    retry = retry_middleware(tmp_path).process_exception(
+        Request("http://site.test/a"), DownloadTimeoutError("slow")
+    )
+    assert isinstance(retry, Request)
+
+
+class EngineStandIn:
+    """What the scheduler asks of the engine: take a request back."""
+
+    def __init__(self):
+        self.crawled = []
+
+    def crawl(self, request):
+        self.crawled.append(request)
+
+
+async def wait_until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await deferLater(reactor, 0.01, lambda: None)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_retried_request_waits_its_backoff_in_the_scheduler_not_in_the_queue(tmp_path):
+    crawler = project_crawler(
+        tmp_path,
+        LAPAZ_RETRY_BACKOFF_BASE=0.2,
+        LAPAZ_RETRY_BACKOFF_MAX=60.0,
+        # The downloader-aware queue asks the engine for its downloader: none here.
+        SCHEDULER_PRIORITY_QUEUE="scrapy.pqueues.ScrapyPriorityQueue",
+    )
+    crawler.spider = crawler._create_spider()
+    crawler._apply_settings()
+    crawler.stats.open_spider()
+    crawler.engine = EngineStandIn()
+    scheduler = BackoffScheduler.from_crawler(crawler)
+    scheduler.open(crawler.spider)
+
+    fresh = Request("http://site.test/fresh")
+    retried = Request("http://site.test/retried", meta={"retry_times": 2}, dont_filter=True)
+    assert scheduler.enqueue_request(retried)
+    assert scheduler.enqueue_request(fresh)
+    # the fresh request goes first; the retry waits 0.2 * 2 s outside every queue
+    assert scheduler.next_request() is fresh
+    assert scheduler.next_request() is None
+    assert scheduler.has_pending_requests(), "a crawl with a retry waiting is not idle"
+    started = time.monotonic()
+    await wait_until(lambda: crawler.engine.crawled)
+    assert time.monotonic() - started >= 0.35
+    assert crawler.engine.crawled == [retried]
+    assert not scheduler.has_pending_requests()
+    # handed back, it is queued at once: it has waited its backoff
+    assert scheduler.enqueue_request(retried)
+    assert scheduler.next_request() is retried
+    scheduler.close("finished")

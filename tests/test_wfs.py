@@ -3,19 +3,8 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import pytest
 
-from lapaz.wfs import (
-    FeaturePage,
-    PageRequest,
-    WfsError,
-    follow_up,
-    getfeature_url,
-    hits_url,
-    pages_after_first,
-    parse_feature_page,
-    parse_hits,
-    planned_pages,
-    point_lat_lon,
-)
+from lapaz.paging import PageRequest
+from lapaz.wfs import WfsError, WfsQuery, parse_feature_page, parse_hits, point_lat_lon
 
 
 def collection(count: int, **totals) -> bytes:
@@ -23,9 +12,15 @@ def collection(count: int, **totals) -> bytes:
     return orjson.dumps({"type": "FeatureCollection", "features": features, **totals})
 
 
-def test_getfeature_url_asks_for_sorted_geojson_pages():
-    url = getfeature_url("https://example.org/ows", "sit:t", 5000, 5000, sort_by="idPCTramite")
-    query = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+def query_of(url: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+def test_page_url_asks_for_sorted_geojson_pages():
+    url = WfsQuery("https://example.org/ows", "sit:t", sort_by="idPCTramite").page_url(
+        PageRequest(5000, 5000)
+    )
+    query = query_of(url)
     assert query == {
         "service": "WFS",
         "version": "2.0.0",
@@ -39,8 +34,8 @@ def test_getfeature_url_asks_for_sorted_geojson_pages():
     }
 
 
-def test_getfeature_url_keeps_an_existing_query():
-    url = getfeature_url("https://example.org/ows?map=x", "t", 0, 10)
+def test_page_url_keeps_an_existing_query():
+    url = WfsQuery("https://example.org/ows?map=x", "t").page_url(PageRequest(0, 10))
     assert url.startswith("https://example.org/ows?map=x&service=WFS")
     assert "sortBy" not in url
 
@@ -78,48 +73,6 @@ def test_parse_feature_page_reads_the_total_where_the_server_gives_one(totals, m
 def test_anything_but_a_feature_collection_is_an_error(body, message):
     with pytest.raises(WfsError, match=message):
         parse_feature_page(body)
-
-
-@pytest.mark.parametrize(
-    ("first", "returned", "matched", "expected"),
-    [
-        # the server honours count: the remaining pages at once
-        (PageRequest(0, 5000), 5000, 13907, [(5000, 5000), (10000, 3907)]),
-        # a server cap of 1000 below count: step by what came back
-        (PageRequest(0, 5000), 1000, 3500, [(1000, 1000), (2000, 1000), (3000, 500)]),
-        # everything on the first page
-        (PageRequest(0, 5000), 120, 120, []),
-        # an empty layer
-        (PageRequest(0, 5000), 0, 0, []),
-        # no total: only the next page
-        (PageRequest(0, 5000), 5000, None, [(5000, 5000)]),
-        (PageRequest(0, 5000), 1000, None, [(1000, 5000)]),
-    ],
-)
-def test_pages_after_first(first, returned, matched, expected):
-    page = FeaturePage([{}] * returned, matched, returned)
-    assert [(p.start_index, p.count) for p in pages_after_first(first, page)] == expected
-
-
-@pytest.mark.parametrize(
-    ("request_", "returned", "planned", "expected"),
-    [
-        # a planned page that came back whole needs nothing more
-        (PageRequest(1000, 1000), 1000, True, None),
-        # a planned page that came back short: the gap up to its planned end
-        (PageRequest(1000, 1000), 400, True, (1400, 600)),
-        # a planned page that came back empty (the layer shrank): nothing to chase
-        (PageRequest(1000, 1000), 0, True, None),
-        # without a total, a short page is not the end
-        (PageRequest(0, 5000), 1000, False, (1000, 5000)),
-        # ... an empty page is
-        (PageRequest(3000, 5000), 0, False, None),
-    ],
-)
-def test_follow_up(request_, returned, planned, expected):
-    page = FeaturePage([{}] * returned, None, returned)
-    result = follow_up(request_, page, planned=planned)
-    assert (result and (result.start_index, result.count)) == expected
 
 
 @pytest.mark.parametrize(
@@ -164,18 +117,29 @@ def test_parse_hits(body, count):
     assert parse_hits(body) == count
 
 
-def test_hits_url_asks_for_the_count_only():
-    url = hits_url("https://example.org/ows", "sit:t", {"CQL_FILTER": "a = 'b'"})
-    query = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+def test_hits_url_asks_for_the_count_only_in_the_default_xml():
+    url = WfsQuery("https://example.org/ows", "sit:t", "idPCTramite", "a = 'b'").hits_url()
+    query = query_of(url)
     assert query["resultType"] == "hits"
     assert query["CQL_FILTER"] == "a = 'b'"
+    # MapServer fails on hits asked as GeoJSON; every WFS 2.0 server answers the XML.
+    assert "outputFormat" not in query
     assert "startIndex" not in query
 
 
-def test_planned_pages():
-    pages = [(p.start_index, p.count) for p in planned_pages(12001, 5000)]
-    assert pages == [(0, 5000), (5000, 5000), (10000, 2001)]
-    assert planned_pages(0, 5000) == []
+def test_a_rejected_query_falls_back_vendor_parameter_first():
+    query = WfsQuery("https://example.org/ows", "sit:t", "idPCTramite", "a = 'b'")
+    without_filter = query.fallback()
+    assert (without_filter.sort_by, without_filter.cql_filter) == ("idPCTramite", None)
+    without_sort = without_filter.fallback()
+    assert (without_sort.sort_by, without_sort.cql_filter) == (None, None)
+    assert without_sort.fallback() is None
+    assert "sortBy" not in without_sort.page_url(PageRequest(0, 10))
+
+
+def test_hits_of_a_server_that_cannot_count_is_no_count():
+    body = b'<wfs:FeatureCollection numberMatched="unknown" numberReturned="0"/>'
+    assert parse_hits(body) is None
 
 
 @pytest.mark.parametrize(

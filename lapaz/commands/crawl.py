@@ -9,7 +9,7 @@ import sys
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
-from twisted.internet.defer import Deferred
+from scrapy.utils.defer import deferred_from_coro
 
 FINISHED = "finished"
 
@@ -18,25 +18,23 @@ class Command(ScrapyCrawlCommand):
     def run(self, args, opts):
         if len(args) != 1:
             raise UsageError("give one spider: scrapy crawl tramites")
-        crawler = self._create_crawler(args[0])
+        crawler = self.crawler_process.create_crawler(args[0])
         startup_errors: list[BaseException] = []
 
-        def keep_task_error(task):
-            if not task.cancelled() and task.exception() is not None:
-                startup_errors.append(task.exception())
+        def keep_startup_error(failure):
+            startup_errors.append(failure.value)
 
-        outcome = self.crawler_process.crawl(crawler, **opts.spargs)
-        if isinstance(outcome, Deferred):
-            outcome.addErrback(lambda failure: startup_errors.append(failure.value))
-        else:
-            outcome.add_done_callback(keep_task_error)
+        # The crawl's own outcome, whatever form crawl() returns it in.
+        deferred_from_coro(self.crawler_process.crawl(crawler, **opts.spargs)).addErrback(
+            keep_startup_error
+        )
         self.crawler_process.start()
 
         for error in startup_errors:
             print(f"error: {error}", file=sys.stderr)
-        if startup_errors or self.crawler_process.bootstrap_failed:
+        harvest = getattr(crawler.spider, "harvest", None)
+        if startup_errors or self.crawler_process.bootstrap_failed or harvest is None:
             self.exitcode = 1
             return
-        finished = crawler.stats.get_value("finish_reason") == FINISHED
-        if not finished or not crawler.stats.get_value("lapaz/harvest_complete", False):
+        if crawler.stats.get_value("finish_reason") != FINISHED or not harvest.complete:
             self.exitcode = 1

@@ -1,0 +1,74 @@
+"""WFS paging, declared: where the total is, the offset and limit parameters, a plan.
+
+The layer is paged with `startIndex` (the offset) and `count` (the limit); the total is
+the server's `numberMatched`, from the count request or from any page that carries it.
+With a total, every page is planned at once; without one, the layer is followed page by
+page until a page comes back empty. The plan always advances by what the server actually
+returned: a server may cap `count` below what was asked (GeoServer's maxFeatures,
+MapServer's wfs_maxfeatures), and a short page is not the end of the layer.
+"""
+
+from dataclasses import dataclass
+
+OFFSET_PARAMETER = "startIndex"
+LIMIT_PARAMETER = "count"
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    start_index: int
+    count: int
+    # One of a plan drawn from a known total, as opposed to a step into a layer of
+    # unknown size.
+    planned: bool = False
+
+
+def plan(start: int, end: int, step: int) -> list[PageRequest]:
+    """Pages covering [start, end), `step` features each (the last one what is left)."""
+    return [
+        PageRequest(offset, min(step, end - offset), planned=True)
+        for offset in range(start, end, step)
+    ]
+
+
+@dataclass(frozen=True)
+class LayerPaging:
+    page_size: int
+    # The most features to harvest (`-a limite`), or None for the whole layer.
+    limit: int | None = None
+
+    def expected(self, number_matched: int | None) -> int | None:
+        """How many features a complete harvest has, as far as is known."""
+        if number_matched is None or self.limit is None:
+            return number_matched
+        return min(number_matched, self.limit)
+
+    def start(self, number_matched: int | None) -> list[PageRequest]:
+        """The first requests: the whole plan with a total, else the first page alone."""
+        total = self.expected(number_matched)
+        if total is None:
+            return [self._step_from(0)]
+        return plan(0, total, self.page_size)
+
+    def after(
+        self, asked: PageRequest, returned: int, number_matched: int | None
+    ) -> list[PageRequest]:
+        """What a page that came back with `returned` features calls for next."""
+        end = asked.start_index + returned
+        if asked.planned:
+            # Short of what was asked: the server caps pages; plan the rest at its size.
+            if 0 < returned < asked.count:
+                return plan(end, asked.start_index + asked.count, returned)
+            return []
+        if returned == 0:
+            return []
+        total = self.expected(number_matched)
+        if total is not None:
+            return plan(end, total, returned)
+        if self.limit is not None and end >= self.limit:
+            return []
+        return [self._step_from(end)]
+
+    def _step_from(self, offset: int) -> PageRequest:
+        count = self.page_size if self.limit is None else min(self.page_size, self.limit - offset)
+        return PageRequest(offset, count, planned=False)

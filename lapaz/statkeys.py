@@ -1,0 +1,28 @@
+"""The names of the crawl's figures in Scrapy's stats, each written once.
+
+The crawl's state lives in `lapaz.harvest.Harvest`; these keys are where its counts show
+in the stats dump, Scrapyd's job stats and the periodic progress line.
+"""
+
+WFS_NUMBER_MATCHED = "lapaz/wfs/number_matched"
+WFS_PAGES = "lapaz/wfs/pages"
+WFS_PAGES_FAILED = "lapaz/wfs/pages_failed"
+WFS_FEATURES = "lapaz/wfs/features"
+WFS_DUPLICATE_FEATURES = "lapaz/wfs/duplicate_features"
+WFS_FILTERED_OUT = "lapaz/wfs/features_filtered_out"
+WFS_LAT_LON_ORDER = "lapaz/wfs/features_in_lat_lon_order"
+WFS_PASSES = "lapaz/wfs/passes"
+
+PAGES_PLANNED = "lapaz/detalles/planned"
+PAGES_SKIPPED_DONE = "lapaz/detalles/skipped_done"
+PAGES_NOT_REQUESTABLE = "lapaz/detalles/not_requestable"
+# lapaz/detalles/<outcome>: ok, rechazada, sin_secciones, failed
+PAGES_OUTCOME_PREFIX = "lapaz/detalles/"
+
+TRAMITES_NEW = "lapaz/tramites/new"
+# lapaz/<tramites|detalles>/duplicates_dropped
+DUPLICATES_DROPPED = "lapaz/{kind}/duplicates_dropped"
+
+RETRIES_WAITED_SECONDS = "lapaz/retries/waited_seconds"
+HARVEST_COMPLETE = "lapaz/harvest_complete"
+SUMMARY = "lapaz/summary"

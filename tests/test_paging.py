@@ -1,0 +1,80 @@
+"""Paging plans: a server's answer in, the next requests out."""
+
+import pytest
+
+from lapaz.paging import LayerPaging, PageRequest, plan
+
+
+def pairs(pages):
+    return [(page.start_index, page.count, page.planned) for page in pages]
+
+
+def test_plan_covers_the_range_in_steps():
+    assert pairs(plan(0, 12001, 5000)) == [
+        (0, 5000, True),
+        (5000, 5000, True),
+        (10000, 2001, True),
+    ]
+    assert plan(0, 0, 5000) == []
+
+
+@pytest.mark.parametrize(
+    ("limit", "matched", "expected"),
+    [
+        # a known total: every page at once
+        (None, 13907, [(0, 5000, True), (5000, 5000, True), (10000, 3907, True)]),
+        # the limit caps the plan
+        (7000, 13907, [(0, 5000, True), (5000, 2000, True)]),
+        (10, 13907, [(0, 10, True)]),
+        # no total: the first page alone, a step into a layer of unknown size
+        (None, None, [(0, 5000, False)]),
+        (10, None, [(0, 10, False)]),
+        # an empty layer: nothing to ask
+        (None, 0, []),
+    ],
+)
+def test_start(limit, matched, expected):
+    assert pairs(LayerPaging(5000, limit).start(matched)) == expected
+
+
+@pytest.mark.parametrize(
+    ("asked", "returned", "matched", "limit", "expected"),
+    [
+        # a planned page that came back whole needs nothing more
+        (PageRequest(5000, 5000, True), 5000, 13907, None, []),
+        # a planned page cut short by a server cap: the rest at the server's size, at once
+        (
+            PageRequest(0, 5000, True),
+            1000,
+            13907,
+            None,
+            [(1000, 1000, True), (2000, 1000, True), (3000, 1000, True), (4000, 1000, True)],
+        ),
+        # a planned page that came back empty (the layer shrank): nothing to chase
+        (PageRequest(10000, 3907, True), 0, 9000, None, []),
+        # the first page gives the total: the rest at once, stepping by what came back
+        (PageRequest(0, 5000), 5000, 13907, None, [(5000, 5000, True), (10000, 3907, True)]),
+        (PageRequest(0, 5000), 1000, 3500, None, [(1000, 1000, True), (2000, 1000, True),
+                                                  (3000, 500, True)]),
+        # ... and the limit caps it
+        (PageRequest(0, 5000), 1000, 3500, 2500, [(1000, 1000, True), (2000, 500, True)]),
+        # everything came on the first page
+        (PageRequest(0, 5000), 120, 120, None, []),
+        # no total: a short page is not the end, the next one follows
+        (PageRequest(0, 5000), 1000, None, None, [(1000, 5000, False)]),
+        (PageRequest(0, 30), 10, None, 30, [(10, 20, False)]),
+        # ... an empty page is, and so is the limit
+        (PageRequest(3000, 5000), 0, None, None, []),
+        (PageRequest(0, 30), 30, None, 30, []),
+        # a server that gives its total only on the last page (MapServer)
+        (PageRequest(2000, 1000), 942, 2942, None, []),
+    ],
+)  # fmt: skip
+def test_after(asked, returned, matched, limit, expected):
+    assert pairs(LayerPaging(5000, limit).after(asked, returned, matched)) == expected
+
+
+def test_expected_is_the_total_within_the_limit():
+    assert LayerPaging(5000).expected(13907) == 13907
+    assert LayerPaging(5000, 100).expected(13907) == 100
+    assert LayerPaging(5000, 100).expected(None) is None
