@@ -69,6 +69,6 @@ def permit_identifier(codigo_catastral: str, numero_tramite: int, anio: int) -> 
 
 
 def decode_identifier(identificador: str) -> tuple[str, int, int]:
-    """The inverse of `permit_identifier`, for the replica and for checks."""
+    """The inverse of `permit_identifier`: the permit a page record was requested for."""
     codigo, numero, anio = base64.b64decode(identificador).decode("utf-8").split("|")
     return codigo, int(numero), int(anio)

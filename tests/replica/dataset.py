@@ -6,10 +6,9 @@ geometries (some of them on approved permits), accents and Ñ in names, an absur
 count. `page_rows` gives what the permit page of a feature shows, in the site's words.
 """
 
+import base64
 import random
 from datetime import UTC, datetime, timedelta
-
-from lapaz.identifiers import permit_identifier, registration_year
 
 DEFAULT_SEED = 20251128
 APROBADO = "APROBADO"
@@ -313,12 +312,26 @@ def extend_features(existing: list[dict], count: int, seed: int = DEFAULT_SEED) 
 
 
 def page_identifier(feature: dict) -> str | None:
-    """The permit page's identifier, or None when the code or the date is missing."""
+    """The permit page's identifier, or None when the code or the date is missing.
+
+    Computed here the plain way, as the site does, not with the crawler's code: a bug
+    there must show as pages the replica does not know.
+    """
     properties = feature["properties"]
-    year = registration_year(properties["fechaRegistro"])
-    if not properties["codigoCatastral"] or year is None:
+    registered = properties["fechaRegistro"]
+    if not properties["codigoCatastral"] or not registered:
         return None
-    return permit_identifier(properties["codigoCatastral"], properties["NumeroTramite"], year)
+    plain = f"{properties['codigoCatastral']}|{properties['NumeroTramite']}|{registered[:4]}"
+    return base64.b64encode(plain.encode("utf-8")).decode("ascii")
+
+
+def identifier_key(identifier: str) -> tuple[str, int, int]:
+    """What an identifier says: (codigo catastral, numero de tramite, year).
+
+    Raises ValueError for one that is not base64 of three fields.
+    """
+    codigo, numero, year = base64.b64decode(identifier, validate=True).decode("utf-8").split("|")
+    return codigo, int(numero), int(year)
 
 
 def _decimal(value: float, places: int = 2) -> str:

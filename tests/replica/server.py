@@ -4,6 +4,7 @@ import random
 import socket
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -13,13 +14,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
 
-from lapaz.identifiers import decode_identifier
 from tests.replica import wfs
 from tests.replica.dataset import (
     APROBADO,
     DEFAULT_SEED,
     extend_features,
     generate_features,
+    identifier_key,
     page_identifier,
 )
 from tests.replica.faults import (
@@ -67,8 +68,9 @@ class ReplicaConfig:
     reject_sort_by: bool = False  # sortBy answered with an ExceptionReport
     cql_filter: bool = True  # False: CQL_FILTER silently ignored
     refused_fraction: float = 0.03  # approved permits whose page is refused anyway
-    # resultType=hits answered as GeoServer's GeoJSON ("json"), as GML-only servers do
-    # ("xml"), or not understood and answered as a normal page ("ignored").
+    # resultType=hits answered in the format asked, as GeoServer does (GML's XML without
+    # outputFormat, GeoJSON with it: "json"), always in XML ("xml"), or not understood and
+    # answered as a page would be ("ignored": an error without outputFormat).
     hits_format: str = "json"
     faults: list[Fault] = field(default_factory=list)
 
@@ -86,19 +88,26 @@ class ReplicaStats:
         self.in_flight = 0
         self.max_in_flight = 0
         self.bytes_sent = 0
+        # (arrived, answered, kind, query, status) of every request, monotonic seconds.
+        self.timeline: list[tuple[float, float, str, str, int]] = []
 
     @contextmanager
-    def request(self, kind: str, user_agent: str) -> Iterator[None]:
+    def request(self, kind: str, user_agent: str, query: str = "") -> Iterator["_Served"]:
+        """Counts a request in flight from its arrival until its answer goes out."""
+        served = _Served(self, kind, query)
         with self._lock:
             self.requests[kind] += 1
             self.user_agents[user_agent] += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            yield
+            yield served
         finally:
-            with self._lock:
-                self.in_flight -= 1
+            served.answered()
+
+    def requests_in_order(self) -> list[tuple[float, float, str, str, int]]:
+        with self._lock:
+            return sorted(self.timeline)
 
     def count_target(self, kind: str, key: int | str) -> int:
         """Counts a request for this page or startIndex; returns how many there were before."""
@@ -128,6 +137,30 @@ class ReplicaStats:
                 "max_in_flight": self.max_in_flight,
                 "bytes_sent": self.bytes_sent,
             }
+
+
+class _Served:
+    """One request being served; `answered()` just before the last bytes go out.
+
+    Not after: once the client has the whole answer it may send its next request, which
+    another thread could count before this one is counted out.
+    """
+
+    def __init__(self, stats: ReplicaStats, kind: str, query: str):
+        self.stats, self.kind, self.query = stats, kind, query
+        self.arrived = time.monotonic()
+        self.status = 0
+        self.done = False
+
+    def answered(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        with self.stats._lock:
+            self.stats.in_flight -= 1
+            self.stats.timeline.append(
+                (self.arrived, time.monotonic(), self.kind, self.query, self.status)
+            )
 
 
 class _CountingWriter:
@@ -180,13 +213,13 @@ class _Handler(BaseHTTPRequestHandler):
             kind, answer = "page", replica.answer_page
         else:
             kind, answer = "other", None
-        with replica.stats.request(kind, user_agent):
-            if answer is None:
-                self._send(Reply(404, HTML, error_page(404, "Not Found")))
-            else:
-                self._send(answer(url.query))
+        with replica.stats.request(kind, user_agent, url.query) as served:
+            reply = Reply(404, HTML, error_page(404, "Not Found")) if answer is None else None
+            reply = reply or answer(url.query)
+            served.status = reply.status
+            self._send(reply, served)
 
-    def _send(self, reply: Reply) -> None:
+    def _send(self, reply: Reply, served: "_Served | None" = None) -> None:
         if reply.delay and self.server.replica.stopping.wait(reply.delay):
             self.close_connection = True
             return
@@ -196,6 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in reply.headers:
             self.send_header(name, value)
         self.end_headers()
+        if served is not None:
+            served.answered()
         if reply.drop_after is None:
             self.wfile.write(reply.body)
         else:
@@ -352,7 +387,7 @@ class ReplicaServer:
         for feature in features:
             identifier = page_identifier(feature)
             if feature["properties"]["resultado"] == APROBADO and identifier is not None:
-                pages[decode_identifier(identifier)] = feature
+                pages[identifier_key(identifier)] = feature
         names = frozenset(features[0]["properties"]) if features else frozenset()
         return _Dataset(version, features, pages, names)
 
@@ -363,7 +398,7 @@ class ReplicaServer:
     def served_page_feature(self, identifier: str) -> dict | None:
         """The feature whose page `identifier` gets, or None when it gets the refusal page."""
         try:
-            key = decode_identifier(identifier)
+            key = identifier_key(identifier)
         except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
             return None
         feature = self._dataset.pages.get(key)
@@ -435,10 +470,12 @@ class ReplicaServer:
             random.Random(shuffle_seed).shuffle(positions)
 
         matched = None if config.omit_number_matched else len(positions)
-        if request.hits and config.hits_format == "xml":
-            return Reply(
-                200, XML, wfs.hits_collection_xml(len(positions)), delay=config.wfs_latency
+        if request.hits and config.hits_format == "ignored" and not request.json:
+            raise wfs.WfsError(
+                "InvalidParameterValue", "outputFormat", "The replica writes no GML features"
             )
+        if request.hits and (config.hits_format == "xml" or not request.json):
+            return Reply(200, XML, wfs.hits_collection_xml(matched), delay=config.wfs_latency)
         if request.hits and config.hits_format == "json":
             return Reply(200, JSON, wfs.feature_collection([], matched), delay=config.wfs_latency)
 

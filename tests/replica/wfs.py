@@ -54,6 +54,9 @@ class GetFeature:
     sort_by: tuple[SortKey, ...]
     cql_filter: str | None
     hits: bool = False  # resultType=hits: the count, no features
+    # GeoJSON asked for; without outputFormat GeoServer answers GML 3.2, and so does the
+    # replica for hits (it writes no GML features).
+    json: bool = True
 
 
 def _non_negative(params: dict[str, str], name: str) -> int | None:
@@ -81,7 +84,8 @@ def parse_get_feature(params: dict[str, str], property_names: set[str]) -> GetFe
     if type_name not in TYPE_NAMES:
         raise WfsError("InvalidParameterValue", "typeName", f"Feature type {type_name} unknown")
     output_format = params.get("outputformat", "").replace(" ", "").lower()
-    if output_format not in JSON_FORMATS:
+    hits = params.get("resulttype", "").lower() == "hits"
+    if output_format not in JSON_FORMATS and not (hits and not output_format):
         raise WfsError(
             "InvalidParameterValue",
             "outputFormat",
@@ -95,7 +99,8 @@ def parse_get_feature(params: dict[str, str], property_names: set[str]) -> GetFe
         count=count,
         sort_by=parse_sort_by(params.get("sortby", ""), property_names),
         cql_filter=params.get("cql_filter") or None,
-        hits=params.get("resulttype", "").lower() == "hits",
+        hits=hits,
+        json=output_format in JSON_FORMATS,
     )
 
 
@@ -211,13 +216,14 @@ def served_feature(
     return {**feature, "geometry": geometry, "properties": properties}
 
 
-def hits_collection_xml(number_matched: int) -> bytes:
-    """A WFS 2.0 hits answer as servers that only speak GML write it."""
+def hits_collection_xml(number_matched: int | None) -> bytes:
+    """A WFS 2.0 hits answer in XML; a server that cannot count says "unknown"."""
     now = datetime.now(UTC)
+    matched = "unknown" if number_matched is None else number_matched
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0" '
-        f'numberMatched="{number_matched}" numberReturned="0" '
+        f'numberMatched="{matched}" numberReturned="0" '
         f'timeStamp="{now:%Y-%m-%dT%H:%M:%S}Z"/>\n'
     ).encode()
 
