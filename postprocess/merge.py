@@ -38,7 +38,7 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
-from lapaz.exporters import order_keys
+from lapaz.columns import order_keys
 from lapaz.identifiers import decode_identifier, normalize_codigo_catastral, registration_year
 from lapaz.jsonl import JsonLinesError, read_jsonl
 from lapaz.schema import (
