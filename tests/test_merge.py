@@ -613,7 +613,12 @@ def test_missing_input_fails(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "arguments", [["--output", "out.xlsx"], ["--output", "out.parquet", "--excel"]]
+    "arguments",
+    [
+        ["--output", "out.txt"],
+        ["--output", "out.parquet", "--excel"],
+        ["--blds", "--output", "b.gpkg"],
+    ],
 )
 def test_bad_options_are_usage_errors(arguments):
     with pytest.raises(SystemExit) as exit_info:
