@@ -299,12 +299,12 @@ def district_label(district: int, macro_distritos: pd.Series) -> str:
         return f"D{district}"
     name = known.value_counts().index[0]
     # "V - SUR" -> "SUR": the roman numeral repeats what the name says.
-    return f"D{district}\n{name.split(' - ', 1)[-1]}"
+    return f"D{district} · {name.split(' - ', 1)[-1]}"
 
 
 def surface_by_district_chart(permits: pd.DataFrame) -> Figure:
     """Bars: built surface of the approved permits per distrito municipal, a parcel once."""
-    figure = Figure(figsize=(11, 5.5), layout="constrained")
+    figure = Figure(figsize=(10, 7), layout="constrained")
     axes = figure.add_subplot()
     approved = permits[(permits["resultado"] == APPROVED) & permits["district"].notna()]
     counted = one_permit_per_parcel(approved)
@@ -318,18 +318,20 @@ def surface_by_district_chart(permits: pd.DataFrame) -> Figure:
             district_label(int(district), group["macro_distrito"])
             for district, group in with_surface.groupby("district")
         ]
-        axes.bar(labels, sums.to_numpy(), color="tab:green")
+        # Horizontal bars: the district names stay readable; D1 at the top.
+        axes.barh(labels, sums.to_numpy(), color="tab:green")
+        axes.invert_yaxis()
     axes.set_title(
         "Built surface of the approved permits (resultado APROBADO) by distrito municipal\n"
-        f"{len(with_surface):,} parcels, each counted once by its latest approved permit"
-        f" ({len(approved) - len(counted):,} earlier permits of the same parcels left out);"
-        f"\nsurface from the WFS, else from the permit page ({from_page:,});"
+        f"{len(with_surface):,} parcels, each counted once by its latest approved permit\n"
+        f"({len(approved) - len(counted):,} earlier permits of the same parcels left out);"
+        f" surface from the WFS, else from the permit page ({from_page:,});"
         f" {len(counted) - len(with_surface):,} without a surface"
     )
-    axes.set_xlabel("Distrito municipal and its macro-district")
-    axes.set_ylabel("Built surface (thousand m²)")
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
-    axes.grid(axis="y", alpha=0.3)
+    axes.set_ylabel("Distrito municipal · macro-district")
+    axes.set_xlabel("Built surface (thousand m²)")
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    axes.grid(axis="x", alpha=0.3)
     return figure
 
 

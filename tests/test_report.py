@@ -174,13 +174,14 @@ def test_surface_chart_counts_approved_permits_a_parcel_once():
     axes = surface_by_district_chart(permits).axes[0]
 
     (bars,) = axes.containers
-    labels = [tick.get_text() for tick in axes.get_xticklabels()]
-    assert labels == ["D3\nCOTAHUMA", "D18\nSUR"]
-    assert [bar.get_height() for bar in bars] == pytest.approx([0.15, 1.3005])  # thousand m²
+    labels = [tick.get_text() for tick in axes.get_yticklabels()]
+    assert labels == ["D3 · COTAHUMA", "D18 · SUR"]
+    assert [bar.get_width() for bar in bars] == pytest.approx([0.15, 1.3005])  # thousand m²
     title = axes.get_title()
     assert "approved permits (resultado APROBADO)" in title
-    assert "3 parcels, each counted once by its latest approved permit" in title
+    assert "3 parcels, each counted once by its latest approved permit\n" in title
     assert "(1 earlier permits of the same parcels left out)" in title
+    assert "3 parcels" in title
     assert "else from the permit page (1)" in title
 
 
