@@ -40,10 +40,10 @@ WFS_TERMS = {
         "2017-11-14T17:04:40.303Z",
     ),
     "solicitante": Term(
-        "applicant", "Nombre de quien solicita el permiso (dato personal).", "MARÍA PEÑA"
+        "applicant", "Nombre de quien solicita el permiso.", "MARÍA PEÑA"
     ),
     "arquitecto_nombre": Term(
-        "architect", "Nombre del arquitecto a cargo (dato personal).", "JOSÉ ÑUFLO"
+        "architect", "Nombre del arquitecto a cargo.", "JOSÉ ÑUFLO"
     ),
     "arquitecto_registro_nacional_cab": Term(
         "architect's CAB registry number",
@@ -138,6 +138,15 @@ MERGE_TERMS = {
             "Ambos",
         ),
         "texto",
+    ),
+    "geometry": (
+        Term(
+            "geometry",
+            "Solo en .gpkg, .geojson y .parquet: el punto (longitud, latitud) del trámite;"
+            " vacío si no tiene coordenadas. En GeoPackage la columna se llama `geom`.",
+            "POINT (-68.083611 -16.500009)",
+        ),
+        "punto EPSG:4326",
     ),
     "cosecha_incompleta": (
         Term(
@@ -244,7 +253,7 @@ PAGE_TERMS = {
     ),
     "otro__arquitecto_reponsable": (
         ("Otros datos", "Arquitecto Reponsable (sic)"),
-        Term("architect in charge", "Arquitecto responsable (dato personal).", "SONIA MAMANI"),
+        Term("architect in charge", "Arquitecto responsable.", "SONIA MAMANI"),
     ),
     "otro__tipo_de_obra": (
         ("Otros datos", "Tipo de Obra"),
