@@ -39,12 +39,8 @@ WFS_TERMS = {
         "Fecha y hora en que se registró el trámite (UTC; La Paz es UTC−4).",
         "2017-11-14T17:04:40.303Z",
     ),
-    "solicitante": Term(
-        "applicant", "Nombre de quien solicita el permiso.", "MARÍA PEÑA"
-    ),
-    "arquitecto_nombre": Term(
-        "architect", "Nombre del arquitecto a cargo.", "JOSÉ ÑUFLO"
-    ),
+    "solicitante": Term("applicant", "Nombre de quien solicita el permiso.", "MARÍA PEÑA"),
+    "arquitecto_nombre": Term("architect", "Nombre del arquitecto a cargo.", "JOSÉ ÑUFLO"),
     "arquitecto_registro_nacional_cab": Term(
         "architect's CAB registry number",
         "Número de registro nacional del arquitecto en el Colegio de Arquitectos de Bolivia.",

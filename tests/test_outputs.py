@@ -109,7 +109,8 @@ def test_geopackage_served_by_datasette(data_dir):
     path = merge_to(data_dir, "tramites.gpkg")
     query = (
         "select codigo_catastral, count(*) as n from tramites"
-        " where fuente = 'Ambos' and codigo_catastral is not null group by codigo_catastral order by n desc, 1 limit 2"
+        " where fuente = 'Ambos' and codigo_catastral is not null"
+        " group by codigo_catastral order by n desc, 1 limit 2"
     )
     finished = subprocess.run(
         [
