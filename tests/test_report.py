@@ -1,4 +1,6 @@
 import csv
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from postprocess.report import (
     permits_per_year_chart,
     surface_by_district_chart,
 )
+from tests.crawl import CRAWL_TIMEOUT, PROJECT_ROOT
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLUMNS = ["id_pc_tramite", "codigo_catastral", *NEEDED_COLUMNS]
@@ -265,3 +268,22 @@ def test_output_folder_not_writable_is_an_error(tmp_path, capsys):
     blocker.write_text("not a folder")
     message = error_of(["--input", str(merged), "--output-dir", str(blocker)], capsys)
     assert message.startswith(f"error: {blocker}: output folder not writable")
+
+
+@pytest.mark.e2e
+def test_the_demo_draws_its_report_next_to_its_data(tmp_path):
+    data_dir = tmp_path / "demo-data"
+    command = [sys.executable, "-m", "tests.demo", "--features", "200", "--latency", "0"]
+    finished = subprocess.run(
+        [*command, "--data-dir", str(data_dir), "--report"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=CRAWL_TIMEOUT,
+        check=False,
+    )
+
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    for name in (YEAR_CHART, MAP_CHART, SURFACE_CHART):
+        assert_valid_png(data_dir / "report" / name)
+    assert f"to {data_dir / 'report'}" in finished.stdout
