@@ -12,7 +12,7 @@ import pytest
 from postprocess.blds import la_paz_day
 from postprocess.merge import main
 from postprocess.privacy import is_personal_name
-from tests.test_merge import DETALLES, PARCEL, PROJECT_ROOT, TRAMITES, jsonl
+from tests.test_merge import DETALLES, PARCEL, PROJECT_ROOT, TRAMITES, jsonl, run_merge
 
 
 @pytest.fixture
@@ -79,14 +79,7 @@ def interrupted(data_dir: Path) -> Path:
 
 def test_an_interrupted_run_is_named_with_what_to_do(data_dir):
     interrupted(data_dir)
-    finished = subprocess.run(
-        [sys.executable, "-m", "postprocess.merge", "--data-dir", str(data_dir)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    finished = run_merge(data_dir)
 
     assert finished.returncode == 1
     assert finished.stderr == (

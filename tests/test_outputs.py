@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tests.test_merge import DETALLES, PARCEL, PROJECT_ROOT, TRAMITES, jsonl, tramite
+from tests.test_merge import DETALLES, PARCEL, TRAMITES, jsonl, run_merge, tramite
 
 # A permit without coordinates (a null geometry on the server) and one whose code starts
 # with zeros that a number would lose.
@@ -37,15 +37,7 @@ def data_dir(tmp_path_factory) -> Path:
 
 def merge_to(data_dir: Path, name: str, *options: str) -> Path:
     output = data_dir / "out" / name
-    command = [sys.executable, "-m", "postprocess.merge", "--data-dir", str(data_dir)]
-    finished = subprocess.run(
-        [*command, "--output", str(output), *options],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    finished = run_merge(data_dir, "--output", str(output), *options)
     assert finished.returncode == 0, finished.stderr
     return output
 
