@@ -16,26 +16,11 @@ from itemadapter import ItemAdapter
 from scrapy.exporters import CsvItemExporter
 from scrapy.utils.python import to_unicode
 
-from lapaz.schema import DETALLE_FIELDS, SECTION_PREFIXES, TRAMITE_FIELDS
+from lapaz.columns import order_keys
+from lapaz.schema import DETALLE_FIELDS, TRAMITE_FIELDS
 
 KIND_FIELD = "tipo"
 UNION_LEADING_FIELDS = [KIND_FIELD, *TRAMITE_FIELDS, *DETALLE_FIELDS]
-
-
-def order_keys(keys: Iterable[str], leading: Iterable[str]) -> list[str]:
-    """`keys` in reading order, each once.
-
-    First the `leading` keys that are present, in that order; then the page keys section
-    by section (`gral__`, `par__`, `otro__`), each section in first-seen order so a page's
-    layout is kept; then everything else in first-seen order.
-    """
-    remaining = list(dict.fromkeys(keys))
-    present = set(remaining)
-    ordered = [key for key in dict.fromkeys(leading) if key in present]
-    for prefix in SECTION_PREFIXES:
-        ordered += [key for key in remaining if key.startswith(prefix) and key not in ordered]
-    placed = set(ordered)
-    return ordered + [key for key in remaining if key not in placed]
 
 
 def field_pairs(fields: Mapping[str, str] | Iterable[Any]) -> list[tuple[str, str]]:

@@ -38,7 +38,7 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
-from lapaz.exporters import order_keys
+from lapaz.columns import order_keys
 from lapaz.identifiers import decode_identifier, normalize_codigo_catastral, registration_year
 from lapaz.jsonl import JsonLinesError, read_jsonl
 from lapaz.schema import (
@@ -48,11 +48,17 @@ from lapaz.schema import (
     TEXT_CODE_FIELDS,
     TRAMITE_FIELDS,
 )
-from lapaz.store import DETALLES_FILE, TRAMITES_FILE
+from lapaz.store import DETALLES_FILE, TRAMITES_FILE, TRAMITES_PARTIAL_FILE
+from postprocess.blds import blds_records
+from postprocess.formats import OUTPUT_FORMATS, write_table
 from postprocess.numeric import add_numeric_columns
+from postprocess.privacy import without_names
 
 DEFAULT_OUTPUT = "tramites_merge.csv"
-OUTPUT_FORMATS = (".csv", ".parquet", ".jsonl")
+DEFAULT_BLDS_OUTPUT = "permisos_blds.csv"
+BLDS_FORMATS = (".csv", ".jsonl", ".xlsx")
+# With --parcial: true on every row of a table made from an interrupted harvest.
+PARTIAL_COLUMN = "cosecha_incompleta"
 
 SOURCE_COLUMN = "fuente"
 SOURCE_BY_SIDE = {"left_only": "API", "right_only": "HTML", "both": "Ambos"}
@@ -292,28 +298,6 @@ def merge(tramites: pd.DataFrame, detalles: pd.DataFrame) -> tuple[pd.DataFrame,
 # -- Output ----------------------------------------------------------------------------
 
 
-def write_table(frame: pd.DataFrame, path: Path, excel: bool = False) -> None:
-    """Write `frame` in the format its extension names (see OUTPUT_FORMATS)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        frame.to_csv(path, index=False, encoding="utf-8-sig" if excel else "utf-8")
-    elif suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    elif suffix == ".jsonl":
-        write_jsonl(frame, path)
-    else:
-        raise ValueError(f"unknown output format {suffix!r}, expected one of {OUTPUT_FORMATS}")
-
-
-def write_jsonl(frame: pd.DataFrame, path: Path) -> None:
-    """One JSON object a row, nulls for empty cells, numbers exactly as held."""
-    plain = frame.astype(object).where(frame.notna(), None)
-    with path.open("wb") as output:
-        for record in plain.to_dict("records"):
-            output.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-
-
 def format_report(report: MergeReport) -> str:
     """What the merge did, as lines for a person."""
     sources = ", ".join(f"{source} {count}" for source, count in report.rows_by_source.items())
@@ -336,6 +320,40 @@ def format_report(report: MergeReport) -> str:
     return "\n".join(lines)
 
 
+class InputError(Exception):
+    """An input that cannot be merged; the message is one line."""
+
+
+def tramites_input(data_dir: Path, partial: bool) -> tuple[Path, list[str]]:
+    """The features file to merge, and warnings about it.
+
+    The crawl writes its features to tramites.jsonl.partial and renames it tramites.jsonl
+    once the harvest is complete: without the complete file, the partial one is what an
+    interrupted run left, merged only when asked (--parcial).
+    """
+    complete, interrupted = data_dir / TRAMITES_FILE, data_dir / TRAMITES_PARTIAL_FILE
+    if partial:
+        if not interrupted.is_file():
+            raise InputError(
+                f"{interrupted}: file not found (no interrupted harvest to merge;"
+                " merge without --parcial)"
+            )
+        return interrupted, []
+    if complete.is_file():
+        newer = interrupted.is_file() and interrupted.stat().st_mtime > complete.stat().st_mtime
+        note = (
+            f"{interrupted} is newer: a later harvest was interrupted or is running;"
+            f" merging the last complete one, {complete} (--parcial merges the other)"
+        )
+        return complete, [note] if newer else []
+    if interrupted.is_file():
+        raise InputError(
+            f"{complete}: file not found, but {interrupted} holds an interrupted harvest:"
+            " run the crawl again to complete it, or merge what it has with --parcial"
+        )
+    raise InputError(f"{complete}: file not found (run scrapy crawl tramites first)")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m postprocess.merge",
@@ -347,7 +365,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--output",
         type=Path,
-        help=f"output file, .csv, .parquet or .jsonl (default: DATA_DIR/{DEFAULT_OUTPUT})",
+        help=f"output file, {', '.join(OUTPUT_FORMATS)} (default: DATA_DIR/{DEFAULT_OUTPUT};"
+        f" with --blds DATA_DIR/{DEFAULT_BLDS_OUTPUT})",
     )
     parser.add_argument(
         "--numeric",
@@ -357,40 +376,88 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--excel", action="store_true", help="CSV with a UTF-8 BOM, so spreadsheets show accents"
     )
+    parser.add_argument(
+        "--sin-nombres",
+        action="store_true",
+        help="leave out the columns with personal names (applicants, architects)",
+    )
+    parser.add_argument(
+        "--parcial",
+        action="store_true",
+        help=f"merge an interrupted harvest ({TRAMITES_PARTIAL_FILE}), marked as incomplete",
+    )
+    parser.add_argument(
+        "--blds",
+        action="store_true",
+        help="write the permits as BLDS core permit records (see docs/diccionario.md)",
+    )
     args = parser.parse_args(argv)
-    args.output = args.output or args.data_dir / DEFAULT_OUTPUT
-    if args.output.suffix.lower() not in OUTPUT_FORMATS:
-        parser.error(f"--output must end in {', '.join(OUTPUT_FORMATS)}: {args.output}")
-    if args.excel and args.output.suffix.lower() != ".csv":
+    default = DEFAULT_BLDS_OUTPUT if args.blds else DEFAULT_OUTPUT
+    args.output = args.output or args.data_dir / default
+    suffix = args.output.suffix.lower()
+    formats = BLDS_FORMATS if args.blds else OUTPUT_FORMATS
+    if suffix not in formats:
+        parser.error(f"--output must end in {', '.join(formats)}: {args.output}")
+    if args.excel and suffix != ".csv":
         parser.error("--excel applies to .csv output only")
     return args
+
+
+def read_inputs(args: argparse.Namespace) -> tuple[list[dict], list[dict], Path]:
+    """The feature and page records, and the features file they came from."""
+    try:
+        path, notes = tramites_input(args.data_dir, args.parcial)
+        tramites = read_jsonl(path)
+        detalles = read_jsonl(args.data_dir / DETALLES_FILE)
+    except (InputError, JsonLinesError) as error:
+        raise InputError(str(error)) from None
+    for warning in [*notes, *tramites.warnings, *detalles.warnings]:
+        print(f"warning: {warning}", file=sys.stderr)
+    return tramites.records, detalles.records, path
+
+
+def output_table(merged: pd.DataFrame, args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
+    """The table to write as the options ask, and lines saying what they changed."""
+    notes = []
+    if args.sin_nombres:
+        merged, dropped = without_names(merged)
+        notes.append(f"Personal names left out: {', '.join(dropped) or 'none found'}")
+    if args.parcial:
+        merged = merged.assign(**{PARTIAL_COLUMN: pd.Series(True, index=merged.index)})
+        notes.append(
+            f"INCOMPLETE HARVEST: merged from {TRAMITES_PARTIAL_FILE}, permits may be missing;"
+            f" the column {PARTIAL_COLUMN} marks every row"
+        )
+    if args.blds:
+        permits = blds_records(merged)
+        left_out = len(merged) - len(permits)
+        notes.append(f"BLDS: {len(permits)} permits ({left_out} pages without a permit left out)")
+        merged = permits
+    return merged, notes
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        tramites = read_jsonl(args.data_dir / TRAMITES_FILE)
-        detalles = read_jsonl(args.data_dir / DETALLES_FILE)
-    except JsonLinesError as error:
+        tramites, detalles, source = read_inputs(args)
+    except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    for warning in [*tramites.warnings, *detalles.warnings]:
-        print(f"warning: {warning}", file=sys.stderr)
-
-    pages = records_to_frame(detalles.records, DETALLE_FIELDS)
+    pages = records_to_frame(detalles, DETALLE_FIELDS)
     if args.numeric:
         pages = add_numeric_columns(pages)
-    merged, report = merge(records_to_frame(tramites.records, TRAMITE_FIELDS), pages)
+    merged, report = merge(records_to_frame(tramites, TRAMITE_FIELDS), pages)
+    table, notes = output_table(merged, args)
     try:
-        write_table(merged, args.output, excel=args.excel)
+        write_table(table, args.output, excel=args.excel)
     except OSError as error:
         print(f"error: {args.output}: cannot write ({error.strerror or error})", file=sys.stderr)
         return 1
     print(
-        f"Read {len(tramites.records)} permits and {len(detalles.records)} pages;"
-        f" wrote {len(merged)} rows, {len(merged.columns)} columns to {args.output}"
+        f"Read {len(tramites)} permits ({source.name}) and {len(detalles)} pages;"
+        f" wrote {len(table)} rows, {len(table.columns)} columns to {args.output}"
     )
-    print(format_report(report))
+    print("\n".join([format_report(report), *notes]))
     return 0
 
 

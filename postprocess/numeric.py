@@ -20,6 +20,7 @@ import pandas as pd
 
 NUMBER_SUFFIX = "_num"
 UNIT_SUFFIX = "_unidad"
+PAGE_SURFACE = "par__superficie_construida"
 
 _MEASURE = re.compile(r"(?P<number>[+-]?\d+(?:[.,]\d+)*)\s*(?P<unit>.*)", re.DOTALL)
 # A unit is words; a 2 or 3 may close a word ("m2", "m³"), other digits mean a second number.
@@ -111,3 +112,22 @@ def add_numeric_columns(frame: pd.DataFrame, prefix: str = "par__") -> pd.DataFr
                 raise ValueError(f"column {name}{suffix} exists already: cannot add numbers")
             columns[f"{name}{suffix}"] = column
     return pd.DataFrame(columns, index=frame.index)
+
+
+def built_surface(frame: pd.DataFrame) -> pd.Series:
+    """Each row's built surface in m²: the WFS's `superficie_construida`, else the page's.
+
+    The WFS leaves the surface empty for some approved permits whose page states it
+    (`par__superficie_construida`, "354,04 m2"); only a value in m² is taken from the page.
+    """
+    api = pd.to_numeric(frame.get("superficie_construida"), errors="coerce")
+    api = pd.Series(api, index=frame.index, dtype="Float64")
+    if PAGE_SURFACE not in frame:
+        return api
+    measures = [parse_measure(None if pd.isna(value) else value) for value in frame[PAGE_SURFACE]]
+    page = pd.Series(
+        [m.number if m and m.unit in (None, "m2") else None for m in measures],
+        index=frame.index,
+        dtype="Float64",
+    )
+    return api.fillna(page)

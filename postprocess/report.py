@@ -3,13 +3,16 @@
     python -m postprocess.report [--input FILE] [--output-dir DIR]
 
 Reads the table `python -m postprocess.merge` writes (default data/tramites_merge.csv; a
-.parquet or .jsonl input is read by its extension) and writes into DIR (default
-data/report):
+.parquet or .jsonl input is read by its extension) and writes into DIR (default: a folder
+`report` next to the input, so data/report for the default input):
 
-- `permits_per_year.png`: permits registered each year, stacked by macro-district;
+- `permits_per_year.png`: permits registered each year, stacked by macro-district; the
+  current year, still running, is hatched and labelled partial;
 - `permits_map.png`: where the permits are, coloured by year of registration;
-- `surface_by_district.png`: built surface (`superficie_construida`) per distrito
-  municipal, approved permits apart from the others;
+- `surface_by_district.png`: built surface of the approved permits per distrito municipal
+  (named with its macro-district): the WFS's `superficie_construida`, else the surface the
+  permit page states; a parcel with several approved permits counts once, by its latest
+  approval (several permits of a parcel are mostly renewals and revisions of one building);
 - `summary.md`: the counts (permits, approved, pages fetched and failed, dates, top
   macro-districts) with the three charts embedded.
 
@@ -21,6 +24,7 @@ import argparse
 import math
 import sys
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -36,9 +40,10 @@ from postprocess.merge import (
     SOURCE_COLUMN,
     error_reason,
 )
+from postprocess.numeric import built_surface
 
 DEFAULT_INPUT = Path("data") / DEFAULT_OUTPUT
-DEFAULT_OUTPUT_DIR = Path("data") / "report"
+REPORT_FOLDER = "report"
 INPUT_FORMATS = (".csv", ".parquet", ".jsonl")
 
 NEEDED_COLUMNS = [
@@ -111,7 +116,7 @@ class Permits:
                 f"{path}: missing columns {', '.join(missing)}"
                 " (expected the table python -m postprocess.merge writes)"
             )
-        registered = pd.to_datetime(merged["fecha_registro"], errors="coerce", utc=True)
+        registered = _dates(merged["fecha_registro"])
         macro_distrito = merged["macro_distrito"].astype("str").str.strip()
         return cls(
             pd.DataFrame(
@@ -125,7 +130,10 @@ class Permits:
                         UNKNOWN_MACRO_DISTRITO
                     ),
                     "district": _numbers(merged["distrito_municipal"]).round().astype("Int64"),
-                    "surface": _numbers(merged["superficie_construida"]),
+                    "surface": built_surface(merged),
+                    "api_surface": _numbers(merged["superficie_construida"]),
+                    "parcel": _optional(merged, "codigo_catastral"),
+                    "approved_at": _dates(_optional(merged, "fecha_aprobacion")),
                     "latitude": _numbers(merged["latitude"]),
                     "longitude": _numbers(merged["longitude"]),
                 }
@@ -145,6 +153,16 @@ def _numbers(column: pd.Series) -> pd.Series:
     return pd.to_numeric(column, errors="coerce").astype("Float64")
 
 
+def _dates(column: pd.Series) -> pd.Series:
+    return pd.to_datetime(column, errors="coerce", utc=True, format="ISO8601")
+
+
+def _optional(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame:
+        return frame[name].astype("str")
+    return pd.Series(pd.NA, index=frame.index, dtype="str")
+
+
 # -- Charts ----------------------------------------------------------------------------
 
 
@@ -152,33 +170,53 @@ def _no_data(axes) -> None:
     axes.text(0.5, 0.5, "No data", ha="center", va="center", transform=axes.transAxes)
 
 
-def permits_per_year_chart(permits: pd.DataFrame) -> Figure:
-    """Stacked bars: permits per year of registration, one colour per macro-district."""
+def permits_per_year_chart(permits: pd.DataFrame, today: date | None = None) -> Figure:
+    """Stacked bars: permits per year of registration, one colour per macro-district.
+
+    The year of `today` (default: today, UTC) is still running: its bar is hatched and
+    its label says it is partial, up to the last registration date in the table.
+    """
+    today = today or datetime.now(UTC).date()
     figure = Figure(figsize=(10, 5.5), layout="constrained")
     axes = figure.add_subplot()
     dated = permits[permits["year"].notna()]
     counts = dated.groupby(["year", "macro_distrito"]).size().unstack(fill_value=0)
+    title = f"Permits per year by macro-district ({len(dated):,} permits with a date)"
     if counts.empty:
         _no_data(axes)
     else:
         # The largest macro-districts at the bottom of each bar and first in the legend.
         counts = counts[counts.sum().sort_values(ascending=False).index]
         years = [int(year) for year in counts.index]
+        hatches = ["//" if year == today.year else None for year in years]
         colours = _colours(len(counts.columns))
         bottom = pd.Series(0, index=counts.index)
         for colour, macro_distrito in zip(colours, counts.columns, strict=True):
             axes.bar(
-                years, counts[macro_distrito], bottom=bottom, label=macro_distrito, color=colour
+                years,
+                counts[macro_distrito],
+                bottom=bottom,
+                label=macro_distrito,
+                color=colour,
+                hatch=hatches,
+                edgecolor="white",
             )
             bottom = bottom + counts[macro_distrito]
-        axes.set_xticks(years)
+        axes.set_xticks(years, [_year_label(year, today) for year in years])
         axes.legend(title="Macro-distrito", loc="upper left", bbox_to_anchor=(1.01, 1))
-    axes.set_title(f"Permits per year by macro-district ({len(dated):,} permits with a date)")
+        if today.year in years:
+            last = dated["registered"].max()
+            title += f"\n{today.year} is partial (hatched): registrations up to {last:%Y-%m-%d}"
+    axes.set_title(title)
     axes.set_xlabel("Year of registration (fecha_registro)")
     axes.set_ylabel("Permits")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(axis="y", alpha=0.3)
     return figure
+
+
+def _year_label(year: int, today: date) -> str:
+    return f"{year}\n(partial)" if year == today.year else str(year)
 
 
 def _colours(count: int) -> list:
@@ -244,37 +282,56 @@ def permits_map_chart(permits: pd.DataFrame) -> tuple[Figure, int]:
     return figure, outside
 
 
+def one_permit_per_parcel(approved: pd.DataFrame) -> pd.DataFrame:
+    """The latest approved permit of each parcel; permits without a code each count."""
+    latest_first = approved.sort_values(
+        ["approved_at", "registered"], ascending=False, na_position="last", kind="stable"
+    )
+    has_parcel = latest_first["parcel"].notna()
+    kept = latest_first[~has_parcel | ~latest_first["parcel"].duplicated()]
+    return kept.sort_index()
+
+
+def district_label(district: int, macro_distritos: pd.Series) -> str:
+    """ "D18 · SUR": the district's number and the macro-district most of its permits name."""
+    known = macro_distritos[macro_distritos != UNKNOWN_MACRO_DISTRITO]
+    if known.empty:
+        return f"D{district}"
+    name = known.value_counts().index[0]
+    # "V - SUR" -> "SUR": the roman numeral repeats what the name says.
+    return f"D{district} · {name.split(' - ', 1)[-1]}"
+
+
 def surface_by_district_chart(permits: pd.DataFrame) -> Figure:
-    """Bars: built surface per distrito municipal, approved permits and the others stacked."""
-    figure = Figure(figsize=(10, 5.5), layout="constrained")
+    """Bars: built surface of the approved permits per distrito municipal, a parcel once."""
+    figure = Figure(figsize=(10, 7), layout="constrained")
     axes = figure.add_subplot()
-    with_surface = permits[permits["district"].notna() & permits["surface"].notna()]
-    approved = with_surface["resultado"] == APPROVED
-    sums = pd.DataFrame(
-        {
-            APPROVED: with_surface[approved].groupby("district")["surface"].sum(),
-            "other resultado": with_surface[~approved].groupby("district")["surface"].sum(),
-        }
-    ).fillna(0)
+    approved = permits[(permits["resultado"] == APPROVED) & permits["district"].notna()]
+    counted = one_permit_per_parcel(approved)
+    with_surface = counted[counted["surface"].notna()]
+    from_page = int(with_surface["api_surface"].isna().sum())
+    sums = with_surface.groupby("district")["surface"].sum().sort_index() / 1000
     if sums.empty:
         _no_data(axes)
     else:
-        sums = sums.sort_index() / 1000
-        labels = [str(int(district)) for district in sums.index]
-        axes.bar(labels, sums[APPROVED], label=APPROVED, color="tab:green")
-        axes.bar(
-            labels,
-            sums["other resultado"],
-            bottom=sums[APPROVED],
-            label="other resultado",
-            color="tab:grey",
-        )
-        axes.legend()
-    axes.set_title("Built surface of the permits by distrito municipal")
-    axes.set_xlabel("Distrito municipal")
-    axes.set_ylabel("Built surface (thousand m²)")
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
-    axes.grid(axis="y", alpha=0.3)
+        labels = [
+            district_label(int(district), group["macro_distrito"])
+            for district, group in with_surface.groupby("district")
+        ]
+        # Horizontal bars: the district names stay readable; D1 at the top.
+        axes.barh(labels, sums.to_numpy(), color="tab:green")
+        axes.invert_yaxis()
+    axes.set_title(
+        "Built surface of the approved permits (resultado APROBADO) by distrito municipal\n"
+        f"{len(with_surface):,} parcels, each counted once by its latest approved permit\n"
+        f"({len(approved) - len(counted):,} earlier permits of the same parcels left out);"
+        f" surface from the WFS, else from the permit page ({from_page:,});"
+        f" {len(counted) - len(with_surface):,} without a surface"
+    )
+    axes.set_ylabel("Distrito municipal · macro-district")
+    axes.set_xlabel("Built surface (thousand m²)")
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    axes.grid(axis="x", alpha=0.3)
     return figure
 
 
@@ -378,10 +435,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--output-dir",
         type=Path,
-        default=DEFAULT_OUTPUT_DIR,
-        help=f"folder for the charts and {SUMMARY_FILE} (default: {DEFAULT_OUTPUT_DIR})",
+        help=f"folder for the charts and {SUMMARY_FILE}"
+        f" (default: a folder {REPORT_FOLDER} next to the input)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.output_dir = args.output_dir or args.input.parent / REPORT_FOLDER
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,8 @@
 """The whole flow without the real site: start the replica, crawl it, merge, stop.
 
-python -m tests.demo [--features 3000] [--data-dir demo-data]
+python -m tests.demo [--features 3000] [--data-dir demo-data] [--report]
+
+With --report it also draws the report's charts, into DATA_DIR/report.
 """
 
 import argparse
@@ -8,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from postprocess.merge import DEFAULT_OUTPUT
 from tests.crawl import PROJECT_ROOT, crawl_command, crawl_settings
 from tests.replica import ReplicaConfig, ReplicaServer
 
@@ -18,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("demo-data"))
     parser.add_argument(
         "--latency", type=float, default=0.05, help="seconds the replica takes per page"
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="also draw the report (into DATA_DIR/report)"
     )
     options = parser.parse_args(argv)
     data_dir = options.data_dir.resolve()
@@ -33,7 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the crawl failed (exit status {crawl.returncode})", file=sys.stderr)
         return crawl.returncode
     merge = [sys.executable, "-m", "postprocess.merge", "--data-dir", str(data_dir)]
-    return subprocess.run(merge, cwd=PROJECT_ROOT, check=False).returncode
+    merged = subprocess.run(merge, cwd=PROJECT_ROOT, check=False)
+    if merged.returncode != 0 or not options.report:
+        return merged.returncode
+    # The report goes next to its input: DATA_DIR/report.
+    report = [sys.executable, "-m", "postprocess.report", "--input", str(data_dir / DEFAULT_OUTPUT)]
+    return subprocess.run(report, cwd=PROJECT_ROOT, check=False).returncode
 
 
 if __name__ == "__main__":

@@ -613,7 +613,12 @@ def test_missing_input_fails(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "arguments", [["--output", "out.xlsx"], ["--output", "out.parquet", "--excel"]]
+    "arguments",
+    [
+        ["--output", "out.txt"],
+        ["--output", "out.parquet", "--excel"],
+        ["--blds", "--output", "b.gpkg"],
+    ],
 )
 def test_bad_options_are_usage_errors(arguments):
     with pytest.raises(SystemExit) as exit_info:
@@ -622,19 +627,22 @@ def test_bad_options_are_usage_errors(arguments):
     assert exit_info.value.code == 2
 
 
-def test_command_line_end_to_end(data_dir):
-    output = data_dir / "out" / "merge.csv"
-
-    command = [sys.executable, "-m", "postprocess.merge", "--data-dir", str(data_dir)]
-
-    finished = subprocess.run(
-        [*command, "--output", str(output), "--numeric"],
+def run_merge(data_dir: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """`python -m postprocess.merge --data-dir DATA_DIR ...` as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "postprocess.merge", "--data-dir", str(data_dir), *arguments],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_command_line_end_to_end(data_dir):
+    output = data_dir / "out" / "merge.csv"
+
+    finished = run_merge(data_dir, "--output", str(output), "--numeric")
 
     assert finished.returncode == 0, finished.stderr
     assert "wrote 9 rows" in finished.stdout
@@ -645,14 +653,7 @@ def test_command_line_end_to_end(data_dir):
 
 
 def test_command_line_missing_input(tmp_path):
-    finished = subprocess.run(
-        [sys.executable, "-m", "postprocess.merge", "--data-dir", str(tmp_path)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    finished = run_merge(tmp_path)
 
     assert finished.returncode == 1
     assert finished.stderr.strip().count("\n") == 0

@@ -1,4 +1,7 @@
 import csv
+import subprocess
+import sys
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +19,7 @@ from postprocess.report import (
     permits_per_year_chart,
     surface_by_district_chart,
 )
+from tests.crawl import CRAWL_TIMEOUT, PROJECT_ROOT
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLUMNS = ["id_pc_tramite", "codigo_catastral", *NEEDED_COLUMNS]
@@ -141,11 +145,75 @@ def test_charts_hold_the_counts_and_sums():
     # Years 2022, 2023, 2024; the undated permit is left out.
     assert heights == {"V - SUR": [0, 1, 1], "I - COTAHUMA": [1, 0, 1]}
 
-    surfaces = surface_by_district_chart(permits).axes[0]
-    approved, other = surfaces.containers
-    assert [tick.get_text() for tick in surfaces.get_xticklabels()] == ["3", "18"]
-    assert [bar.get_height() for bar in approved] == pytest.approx([0.2, 0.15])  # thousand m²
-    assert [bar.get_height() for bar in other] == pytest.approx([0.03, 0])
+
+def surface_rows() -> list[dict]:
+    """Approved permits on three parcels, one with two approvals; others not approved."""
+
+    def permit(parcel, resultado, district, macro, surface, approved="", page=""):
+        values = row("Ambos", "2023-05-02T10:00:00.000Z", resultado, macro, district, surface)
+        return values | {
+            "codigo_catastral": parcel,
+            "fecha_aprobacion": approved,
+            "par__superficie_construida": page,
+        }
+
+    return [
+        permit("001", "APROBADO", "3", "I - COTAHUMA", "100", "2023-06-01T10:00:00Z"),
+        # The same parcel approved again later: this one counts, the first does not.
+        permit("001", "APROBADO", "3", "I - COTAHUMA", "150", "2024-06-01T10:00:00Z"),
+        # No surface from the WFS: the page's, in m², is taken.
+        permit("002", "APROBADO", "18", "V - SUR", "", "2023-07-01T10:00:00Z", "1.234,5 m2"),
+        permit("003", "APROBADO", "18", "V - SUR", "66", "2023-08-01T10:00:00Z"),
+        permit("004", "RECHAZADO", "18", "V - SUR", "5000"),
+        permit("005", "ANULADO", "3", "I - COTAHUMA", "7000"),
+    ]
+
+
+def test_surface_chart_counts_approved_permits_a_parcel_once():
+    columns = [*COLUMNS, "fecha_aprobacion", "par__superficie_construida"]
+    frame = pd.DataFrame(surface_rows(), columns=columns, dtype="str").replace("", pd.NA)
+    permits = Permits.from_merged(frame, Path("merged.csv")).permits
+
+    axes = surface_by_district_chart(permits).axes[0]
+
+    (bars,) = axes.containers
+    labels = [tick.get_text() for tick in axes.get_yticklabels()]
+    assert labels == ["D3 · COTAHUMA", "D18 · SUR"]
+    assert [bar.get_width() for bar in bars] == pytest.approx([0.15, 1.3005])  # thousand m²
+    title = axes.get_title()
+    assert "approved permits (resultado APROBADO)" in title
+    assert "3 parcels, each counted once by its latest approved permit\n" in title
+    assert "(1 earlier permits of the same parcels left out)" in title
+    assert "3 parcels" in title
+    assert "else from the permit page (1)" in title
+
+
+def test_the_current_year_is_marked_partial():
+    frame = pd.DataFrame(ROWS, columns=COLUMNS, dtype="str").replace("", pd.NA)
+    permits = Permits.from_merged(frame, Path("merged.csv")).permits
+
+    axes = permits_per_year_chart(permits, today=date(2024, 3, 1)).axes[0]
+
+    labels = [tick.get_text() for tick in axes.get_xticklabels()]
+    assert labels == ["2022", "2023", "2024\n(partial)"]
+    hatches = [bar.get_hatch() for bar in axes.containers[0]]
+    assert hatches == [None, None, "//"]
+    assert "2024 is partial (hatched): registrations up to 2024-12-31" in axes.get_title()
+
+    later = permits_per_year_chart(permits, today=date(2025, 1, 2)).axes[0]
+    assert "partial" not in " ".join(t.get_text() for t in later.get_xticklabels())
+
+
+def test_the_report_goes_next_to_its_input(tmp_path, monkeypatch):
+    demo = tmp_path / "demo-data"
+    demo.mkdir()
+    merged = write_merged(demo / "tramites_merge.csv", ROWS)
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["--input", str(merged.relative_to(tmp_path))]) == 0
+
+    assert (demo / "report" / SUMMARY_FILE).is_file()
+    assert not (tmp_path / "data").exists()
 
 
 def test_a_table_without_permits_still_gives_the_report(tmp_path):
@@ -200,3 +268,22 @@ def test_output_folder_not_writable_is_an_error(tmp_path, capsys):
     blocker.write_text("not a folder")
     message = error_of(["--input", str(merged), "--output-dir", str(blocker)], capsys)
     assert message.startswith(f"error: {blocker}: output folder not writable")
+
+
+@pytest.mark.e2e
+def test_the_demo_draws_its_report_next_to_its_data(tmp_path):
+    data_dir = tmp_path / "demo-data"
+    command = [sys.executable, "-m", "tests.demo", "--features", "200", "--latency", "0"]
+    finished = subprocess.run(
+        [*command, "--data-dir", str(data_dir), "--report"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=CRAWL_TIMEOUT,
+        check=False,
+    )
+
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    for name in (YEAR_CHART, MAP_CHART, SURFACE_CHART):
+        assert_valid_png(data_dir / "report" / name)
+    assert f"to {data_dir / 'report'}" in finished.stdout

@@ -1,0 +1,155 @@
+"""The merge's options for sharing and for unfinished runs: --sin-nombres, --parcial, --blds."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from postprocess.blds import la_paz_day
+from postprocess.merge import main
+from postprocess.privacy import is_personal_name
+from tests.test_merge import DETALLES, PARCEL, PROJECT_ROOT, TRAMITES, jsonl, run_merge
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    (tmp_path / "tramites.jsonl").write_bytes(jsonl(TRAMITES))
+    (tmp_path / "detalles.jsonl").write_bytes(jsonl(DETALLES))
+    return tmp_path
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def test_merge_imports_no_scrapy():
+    check = "import postprocess.merge, sys; assert 'scrapy' not in sys.modules"
+    subprocess.run([sys.executable, "-c", check], cwd=PROJECT_ROOT, check=True, timeout=120)
+
+
+# -- --sin-nombres ---------------------------------------------------------------------
+
+
+def test_sin_nombres_leaves_out_every_personal_name(data_dir, capsys):
+    output = data_dir / "compartir.csv"
+    assert main(["--data-dir", str(data_dir), "--output", str(output), "--sin-nombres"]) == 0
+
+    frame = read_csv(output)
+    for name in ("solicitante", "arquitecto_nombre", "otro__arquitecto_reponsable"):
+        assert name not in frame
+    text = output.read_text(encoding="utf-8")
+    assert "PEÑA" not in text
+    assert "ÑUFLO" not in text
+    assert "arquitecto_registro_nacional_cab" in frame  # a licence number, not a name
+    assert len(frame) == 9
+    assert (
+        "Personal names left out: solicitante, arquitecto_nombre, otro__arquitecto_reponsable"
+        in capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "personal"),
+    [
+        ("solicitante", True),
+        ("otro__arquitecto_reponsable", True),
+        ("otro__arquitecto_responsable", True),
+        ("gral__propietario", True),
+        ("otro__arquitecto_registro", False),
+        ("arquitecto_registro_nacional_cab", False),
+        ("nombre_edificio", False),
+        ("par__superficie_construida", False),
+    ],
+)
+def test_personal_name_columns(column, personal):
+    assert is_personal_name(column) is personal
+
+
+# -- --parcial -------------------------------------------------------------------------
+
+
+def interrupted(data_dir: Path) -> Path:
+    (data_dir / "tramites.jsonl").rename(data_dir / "tramites.jsonl.partial")
+    return data_dir
+
+
+def test_an_interrupted_run_is_named_with_what_to_do(data_dir):
+    interrupted(data_dir)
+    finished = run_merge(data_dir)
+
+    assert finished.returncode == 1
+    assert finished.stderr == (
+        f"error: {data_dir / 'tramites.jsonl'}: file not found, but"
+        f" {data_dir / 'tramites.jsonl.partial'} holds an interrupted harvest: run the crawl"
+        " again to complete it, or merge what it has with --parcial\n"
+    )
+    assert not (data_dir / "tramites_merge.csv").exists()
+
+
+def test_parcial_merges_the_interrupted_run_marked_as_such(data_dir, capsys):
+    interrupted(data_dir)
+
+    assert main(["--data-dir", str(data_dir), "--parcial"]) == 0
+
+    frame = read_csv(data_dir / "tramites_merge.csv")
+    assert len(frame) == 9
+    assert set(frame["cosecha_incompleta"]) == {"True"}
+    out = capsys.readouterr().out
+    assert "Read 8 permits (tramites.jsonl.partial)" in out
+    assert "INCOMPLETE HARVEST: merged from tramites.jsonl.partial" in out
+
+
+def test_parcial_without_an_interrupted_run_is_an_error(data_dir, capsys):
+    assert main(["--data-dir", str(data_dir), "--parcial"]) == 1
+    assert "tramites.jsonl.partial: file not found (no interrupted harvest" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_newer_interrupted_run_is_mentioned(data_dir, capsys):
+    partial = data_dir / "tramites.jsonl.partial"
+    partial.write_bytes(jsonl(TRAMITES[:2]))
+    complete = data_dir / "tramites.jsonl"
+    stat = complete.stat()
+    os.utime(partial, (stat.st_atime + 60, stat.st_mtime + 60))
+
+    assert main(["--data-dir", str(data_dir)]) == 0
+
+    captured = capsys.readouterr()
+    assert "Read 8 permits (tramites.jsonl)" in captured.out
+    assert f"warning: {partial} is newer" in captured.err
+    assert "cosecha_incompleta" not in read_csv(data_dir / "tramites_merge.csv")
+
+
+# -- --blds ----------------------------------------------------------------------------
+
+
+def test_blds_export_maps_the_core_permit_fields(data_dir, capsys):
+    output = data_dir / "permisos_blds.csv"
+    assert main(["--data-dir", str(data_dir), "--blds", "--output", str(output)]) == 0
+
+    with output.open(encoding="utf-8", newline="") as source:
+        records = {record["PermitNum"]: record for record in csv.DictReader(source)}
+    assert set(records) == {"1", "2", "3", "4", "5", "6", "7", "8"}  # no page without permit
+    first = records["1"]
+    assert first["Description"] == "PERMISO DE CONSTRUCCION"
+    # 2025-03-07T20:58:21Z is still the 7th in La Paz (UTC-4).
+    assert first["AppliedDate"] == "2025-03-07"
+    assert first["StatusCurrent"] == "APROBADO"
+    assert first["StatusCurrentMapped"] == "Permit Issued"
+    assert first["PermitTypeMapped"] == "Building"
+    assert first["PIN"] == PARCEL
+    assert (first["Latitude"], first["Longitude"]) == ("-16.500009", "-68.083611")
+    assert float(first["TotalSqFt"]) == pytest.approx(354.04 * 10.7639, abs=0.05)
+    assert first["ContractorLicNum"] == "018122"
+    assert first["Jurisdiction"] == "Gobierno Autónomo Municipal de La Paz"
+    assert "BLDS: 8 permits (1 pages without a permit left out)" in capsys.readouterr().out
+
+
+def test_blds_day_is_the_la_paz_day(tmp_path):
+    days = la_paz_day(pd.Series(["2025-01-01T02:30:00Z", "2025-01-01T04:00:00.000Z", None]))
+    assert list(days.fillna("")) == ["2024-12-31", "2025-01-01", ""]
