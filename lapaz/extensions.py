@@ -24,11 +24,19 @@ def summary_lines(harvest, reason: str) -> list[str]:
         f" {figure(statkeys.PAGES_OUTCOME_PREFIX + 'sin_secciones')} without data,"
         f" {figure(statkeys.PAGES_OUTCOME_PREFIX + 'failed')} failed,"
         f" {figure(statkeys.PAGES_SKIPPED_DONE)} skipped as already done,"
-        f" {figure(statkeys.PAGES_NOT_REQUESTABLE)} without an identifier",
+        f" {figure(statkeys.PAGES_NOT_REQUESTABLE)} without an identifier,"
+        f" {figure(statkeys.PAGES_OUTCOME_PREFIX + 'no_solicitada')} not requested",
         f"features left out by the filters: {figure(statkeys.WFS_FILTERED_OUT)}",
-        f"finish reason: {reason}"
-        + ("" if harvest.complete else " (THE HARVEST IS INCOMPLETE: the exit status is non-zero)"),
+        f"finish reason: {reason}" + _verdict(harvest),
     ]
+
+
+def _verdict(harvest) -> str:
+    if not harvest.complete:
+        return " (THE HARVEST IS INCOMPLETE: the exit status is non-zero)"
+    if harvest.pages_stopped is not None:
+        return f" (PAGES NOT ALL REQUESTED: {harvest.pages_stopped}; the exit status is non-zero)"
+    return ""
 
 
 class CrawlSummary:
@@ -46,5 +54,5 @@ class CrawlSummary:
         harvest = self.crawler.spider.harvest
         lines = summary_lines(harvest, reason)
         self.crawler.stats.set_value(statkeys.SUMMARY, lines)
-        log = logger.info if harvest.complete else logger.error
+        log = logger.info if harvest.succeeded else logger.error
         log("Crawl summary:\n  %s", "\n  ".join(lines))

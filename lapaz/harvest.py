@@ -28,6 +28,14 @@ class Harvest:
     # Set when the crawl is judged at its end: every feature the server counted arrived.
     complete: bool = False
     problems: list[str] = field(default_factory=list)
+    # Why the crawl stopped asking for permit pages, when it did (a changed site, a
+    # robots.txt that forbids them): the run then fails, whatever the WFS harvest.
+    pages_stopped: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        """What the exit status says: a complete harvest, every wanted page asked for."""
+        return self.complete and self.pages_stopped is None
 
     @property
     def stats(self):

@@ -70,3 +70,5 @@ ERROR_NO_SECTIONS = "sin_secciones"
 ERROR_NO_CODIGO = "sin_codigo_catastral"
 ERROR_NO_FECHA = "sin_fecha_registro"
 ERROR_NO_NUMERO = "sin_numero_tramite"
+# The crawl stopped asking for pages before this one (see the run's log for why).
+ERROR_NOT_REQUESTED = "no_solicitada"

@@ -36,5 +36,5 @@ class Command(ScrapyCrawlCommand):
         if startup_errors or self.crawler_process.bootstrap_failed or harvest is None:
             self.exitcode = 1
             return
-        if crawler.stats.get_value("finish_reason") != FINISHED or not harvest.complete:
+        if crawler.stats.get_value("finish_reason") != FINISHED or not harvest.succeeded:
             self.exitcode = 1

@@ -30,12 +30,14 @@ from lapaz.schema import (
     ERROR_NO_FECHA,
     ERROR_NO_NUMERO,
     ERROR_NO_SECTIONS,
+    ERROR_NOT_REQUESTED,
     ERROR_REFUSED,
 )
 from lapaz.store import DataStore
 from lapaz.wfs import WfsError, WfsQuery, parse_feature_page, parse_hits, point_lat_lon
 
 INCOMPLETE_REASON = "wfs_incomplete"
+PAGES_STOPPED_REASON = "pages_stopped"
 # Paging requests go before permit pages: the total and the permits come from them.
 WFS_PRIORITY = 10
 # A big page is slow to build; that says nothing of the pace pages can take.
@@ -276,12 +278,48 @@ class TramitesSpider(scrapy.Spider):
             self.pending_pages.append((permit, identificador))
 
     def hand_pages(self) -> int:
-        """On an empty scheduler: hand the engine the next batch of queued pages."""
+        """On an empty scheduler: hand the engine the next batch of queued pages.
+
+        Once page requests are stopped, the queued permits get their records instead.
+        """
+        if self.harvest.pages_stopped is not None:
+            if not self.pending_pages:
+                return 0
+            self.crawler.engine.crawl(self._not_requested_request())
+            return 1
         handed = 0
         while self.pending_pages and handed < self.page_batch:
             self.crawler.engine.crawl(self.detalle_request(*self.pending_pages.popleft()))
             handed += 1
         return handed
+
+    def stop_pages(self, reason: str) -> None:
+        """Ask for no more permit pages: the site said no, or no longer looks as expected.
+
+        `reason` is the one line the run ends on. Pages already asked for finish; those
+        not asked get a record saying so (`no_solicitada`), so that a later run asks them.
+        """
+        if self.harvest.pages_stopped is not None:
+            return
+        self.harvest.pages_stopped = reason
+        self.logger.error(reason)
+
+    def _not_requested_request(self) -> scrapy.Request:
+        # A data: URL is answered by Scrapy itself, without the network: its callback is
+        # where the records of the pages not asked for are yielded, through the pipelines.
+        return scrapy.Request(
+            "data:,",
+            callback=self.not_requested_records,
+            dont_filter=True,
+            meta={"dont_obey_robotstxt": True},
+        )
+
+    def not_requested_records(self, response):
+        while self.pending_pages:
+            permit, identificador = self.pending_pages.popleft()
+            url = f"{self.detalle_url}?{identificador}"
+            record = _page_record(permit, identificador, url)
+            yield self._page_done(record, {"error": ERROR_NOT_REQUESTED})
 
     def detalle_request(self, permit: Permit, identificador: str) -> scrapy.Request:
         url = f"{self.detalle_url}?{identificador}"
@@ -314,7 +352,8 @@ class TramitesSpider(scrapy.Spider):
 
     def _page_done(self, permit: dict, fields: dict) -> DetalleItem:
         error = fields["error"]
-        outcome = error if error in (None, ERROR_REFUSED, ERROR_NO_SECTIONS) else "failed"
+        known = (None, ERROR_REFUSED, ERROR_NO_SECTIONS, ERROR_NOT_REQUESTED)
+        outcome = error if error in known else "failed"
         self.harvest.count(statkeys.PAGES_OUTCOME_PREFIX + (outcome or "ok"))
         return DetalleItem({**permit, **fields})
 
@@ -340,10 +379,11 @@ class TramitesSpider(scrapy.Spider):
             for page in self.paging.start(harvest.number_matched):
                 self.crawler.engine.crawl(self.wfs_request(page))
             raise DontCloseSpider
-        if harvest.judge():
-            return
-        self.logger.error("The WFS harvest is incomplete: %s", "; ".join(harvest.problems))
-        raise CloseSpider(INCOMPLETE_REASON)
+        if not harvest.judge():
+            self.logger.error("The WFS harvest is incomplete: %s", "; ".join(harvest.problems))
+            raise CloseSpider(INCOMPLETE_REASON)
+        if harvest.pages_stopped is not None:
+            raise CloseSpider(PAGES_STOPPED_REASON)
 
 
 def _page_record(permit: Permit, identificador: str | None, url: str | None) -> dict:
