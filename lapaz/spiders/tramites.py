@@ -9,10 +9,11 @@ from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from lapaz.filters import Filters
+from lapaz.history import needs_new_page
 from lapaz.identifiers import permit_identifier
 from lapaz.items import DetalleItem, TramiteItem
 from lapaz.pages import parse_permit_page
-from lapaz.records import Permit, permit_of
+from lapaz.records import Permit, permit_of, tramite_record
 from lapaz.schema import (
     ERROR_NO_CODIGO,
     ERROR_NO_FECHA,
@@ -113,6 +114,8 @@ class TramitesSpider(scrapy.Spider):
         spider.ask_hits_first = settings.getbool("LAPAZ_WFS_HITS")
         spider.page_window = settings.getint("LAPAZ_PAGES_IN_FLIGHT")
         crawler.signals.connect(spider.check_harvest, signal=scrapy.signals.spider_idle)
+        # A harvest that leaves features out is no snapshot of the layer (lapaz.history).
+        JsonLinesStore.for_crawler(crawler).keeps_history = not (spider.limit or spider.filters)
         return spider
 
     async def start(self):
@@ -300,9 +303,10 @@ class TramitesSpider(scrapy.Spider):
                 self.logger.warning(
                     "The WFS server writes coordinates in lat,lon order; stored as they are meant"
                 )
-        yield TramiteItem({**properties, "latitude": latitude, "longitude": longitude})
+        raw = {**properties, "latitude": latitude, "longitude": longitude}
+        yield TramiteItem(raw)
         if self.wanted_results is None or permit.resultado in self.wanted_results:
-            yield from self.queue_page(permit)
+            yield from self.queue_page(permit, stale=self.page_is_stale(permit, raw))
 
     # The page half
 
@@ -311,8 +315,16 @@ class TramitesSpider(scrapy.Spider):
         """Pages that earlier runs fetched (see lapaz.store); the store reads them at open."""
         return JsonLinesStore.for_crawler(self.crawler).done_identifiers
 
-    def queue_page(self, permit: Permit):
-        """Queue the permit's page, or yield the record saying why it gets none."""
+    def page_is_stale(self, permit: Permit, raw: dict) -> bool:
+        """Whether the permit's record changed since the last complete harvest."""
+        previous = JsonLinesStore.for_crawler(self.crawler).previous_fingerprints
+        fingerprint = previous.get(permit.id_pc_tramite)
+        return fingerprint is not None and needs_new_page(fingerprint, tramite_record(raw))
+
+    def queue_page(self, permit: Permit, stale: bool = False):
+        """Queue the permit's page, or yield the record saying why it gets none.
+
+        stale: the permit's record changed, so a page fetched before is asked again."""
         stats = self.crawler.stats
         missing = None
         if permit.codigo_catastral is None:
@@ -328,7 +340,11 @@ class TramitesSpider(scrapy.Spider):
         identificador = permit_identifier(
             permit.codigo_catastral, permit.numero_tramite, permit.anio
         )
-        if identificador in self.already_fetched:
+        if stale:
+            stats.inc_value("lapaz/detalles/refreshed")
+            store = JsonLinesStore.for_crawler(self.crawler)
+            store.replace_page(identificador, permit.id_pc_tramite)
+        if identificador in self.already_fetched and not stale:
             stats.inc_value("lapaz/detalles/skipped_done")
         else:
             stats.inc_value("lapaz/detalles/planned")
