@@ -12,6 +12,7 @@ import pytest
 from lapaz.history import harvest_label, snapshot_time
 from lapaz.store import page_is_done
 from postprocess import cambios, merge, report
+from postprocess.history_report import write_history_section
 from tests.crawl import run_crawl
 from tests.replica import ReplicaConfig, ReplicaServer, page_identifier
 
@@ -227,3 +228,10 @@ def test_cambios_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cambios.main(["--data-dir", str(tmp_path), "--desde", "8/12/2026"])
     assert "expected a day as YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_a_data_folder_without_history_adds_no_section(tmp_path):
+    summary = tmp_path / "summary.md"
+    summary.write_text("# Summary\n", encoding="utf-8")
+    assert write_history_section(tmp_path, tmp_path, summary) == []
+    assert summary.read_text(encoding="utf-8") == "# Summary\n"

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from scrapy.utils.test import get_crawler
 
 from lapaz.history import (
     CHANGES_FILE,
@@ -18,7 +19,9 @@ from lapaz.history import (
     snapshots,
 )
 from lapaz.jsonl import read_jsonl
-from lapaz.store import keep_replaced_pages
+from lapaz.spiders.tramites import TramitesSpider
+from lapaz.store import JsonLinesStore, keep_replaced_pages
+from tests.crawl import project_settings
 
 MONDAY = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
 TUESDAY = datetime(2026, 12, 8, 9, 30, 5, tzinfo=UTC)
@@ -196,3 +199,37 @@ def test_a_replaced_page_keeps_one_record_per_permit():
         (1, "A", "new"),
         (4, "D2", "new"),
     ]
+
+
+def harvest_with_store(data_dir, records, complete=True, keeps_history=True):
+    store = JsonLinesStore(data_dir)
+    store.keeps_history = keeps_history
+    store.open(full_refresh=False)
+    for record in records:
+        store.write("tramites", record)
+    store.close(harvest_complete=complete)
+    return store
+
+
+def test_the_store_keeps_complete_harvests_of_the_whole_layer_only(tmp_path):
+    harvest_with_store(tmp_path, [tramite(1), tramite(2)])
+    assert len(snapshots(tmp_path)) == 1
+    harvest_with_store(tmp_path, [tramite(1)], complete=False)
+    harvest_with_store(tmp_path, [tramite(1)], keeps_history=False)
+    assert len(snapshots(tmp_path)) == 1, "incomplete or partial harvests are not kept"
+    assert not (tmp_path / CHANGES_FILE).exists()
+
+    store = harvest_with_store(tmp_path, [tramite(1, resultado="APROBADO"), tramite(2)])
+    # The store opened on the last complete harvest: the one with permit 1 alone.
+    assert set(store.previous_fingerprints) == {1}
+    assert [line["campo"] for line in read_jsonl(tmp_path / CHANGES_FILE).records] == ["resultado"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "keeps"),
+    [({}, True), ({"limite": "10"}, False), ({"desde": "2024-01-01"}, False)],
+)
+def test_a_harvest_that_leaves_features_out_is_no_snapshot(arguments, keeps):
+    crawler = get_crawler(TramitesSpider, project_settings(LAPAZ_DATA_DIR="unused"))
+    TramitesSpider.from_crawler(crawler, **arguments)
+    assert JsonLinesStore.for_crawler(crawler).keeps_history is keeps
