@@ -94,8 +94,8 @@ def _by_id(records: Iterable[Mapping[str, object]]) -> dict[object, Mapping[str,
     return {record[KEY]: record for record in records if record.get(KEY) is not None}
 
 
-def _id_order(key: object) -> tuple:
-    # Ids are ints; anything else a server might send sorts after them, as text.
+def id_order(key: object) -> tuple:
+    """Sort key of ids: ints in order, then anything else a server might send, as text."""
     return (0, key, "") if isinstance(key, int) else (1, 0, str(key))
 
 
@@ -137,7 +137,7 @@ def changes(
     id_pc_tramite, then by field."""
     old, new = _by_id(previous), _by_id(current)
     lines = []
-    for key in sorted(old.keys() | new.keys(), key=_id_order):
+    for key in sorted(old.keys() | new.keys(), key=id_order):
         if key not in old:
             lines.append(_line(cosecha, key, NEW))
         elif key not in new:

@@ -7,6 +7,7 @@ chart of the layer's size and of its approved permits over the harvests kept. No
 added when the folder keeps no history.
 """
 
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from lapaz.history import (
     NEW,
     REMOVED,
     harvest_label,
+    id_order,
     read_snapshot,
     snapshots,
 )
@@ -33,6 +35,7 @@ SECTION_TITLE = "## Since the last harvest"
 MAX_LISTED = 50
 LISTED_FIELDS = ["codigo_catastral", "numero_tramite", "fecha_aprobacion", "macro_distrito"]
 DPI = 120
+MAX_TIME_LABELS = 12
 
 
 class HistoryReportError(Exception):
@@ -74,7 +77,7 @@ def newly_approved(lines: list[dict], current: list[dict]) -> list[dict]:
             "cambio": how[key],
             **{f: (records.get(key) or {}).get(f) for f in LISTED_FIELDS},
         }
-        for key in sorted(how, key=str)
+        for key in sorted(how, key=id_order)
     ]
 
 
@@ -92,8 +95,14 @@ def harvests_chart(sizes: pd.DataFrame) -> Figure:
     """Lines: the layer's permits and approved permits at each kept harvest."""
     figure = Figure(figsize=(10, 4.5), layout="constrained")
     axes = figure.add_subplot()
-    axes.plot(sizes["time"], sizes["permits"], marker="o", label="permits in the layer")
-    axes.plot(sizes["time"], sizes["approved"], marker="o", label=APPROVED, color="tab:green")
+    # One step per harvest, labelled by its time: harvests come at uneven intervals, and a
+    # time axis would squeeze two harvests of one day into a dot.
+    steps = list(range(len(sizes)))
+    axes.plot(steps, sizes["permits"], marker="o", label="permits in the layer")
+    axes.plot(steps, sizes["approved"], marker="o", label=APPROVED, color="tab:green")
+    every = max(1, math.ceil(len(steps) / MAX_TIME_LABELS))
+    axes.set_xticks(steps[::every])
+    axes.set_xticklabels([f"{time:%Y-%m-%d}\n{time:%H:%M}" for time in sizes["time"].iloc[::every]])
     axes.set_title(f"The layer over the {len(sizes):,} harvests kept")
     axes.set_xlabel("Harvest (UTC)")
     axes.set_ylabel("Permits")
@@ -101,7 +110,6 @@ def harvests_chart(sizes: pd.DataFrame) -> Figure:
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend()
     axes.grid(alpha=0.3)
-    figure.autofmt_xdate()
     return figure
 
 

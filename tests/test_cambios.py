@@ -12,7 +12,7 @@ import pytest
 from lapaz.history import harvest_label, snapshot_time
 from lapaz.store import page_is_done
 from postprocess import cambios, merge, report
-from postprocess.history_report import write_history_section
+from postprocess.history_report import harvest_sizes, write_history_section
 from tests.crawl import run_crawl
 from tests.replica import ReplicaConfig, ReplicaServer, page_identifier
 
@@ -162,6 +162,10 @@ def test_two_harvests_log_what_changed_and_refresh_only_changed_pages(tmp_path):
     for feature in new_approved:
         assert f"| {props(feature)['idPCTramite']} | nuevo |" in section
     assert (out / "harvests.png").read_bytes().startswith(b"\x89PNG")
+    sizes = harvest_sizes(data)
+    assert sizes["permits"].tolist() == [FEATURES, FEATURES - 2 + 6]
+    approved_first = sizes["approved"].iloc[0]
+    assert sizes["approved"].tolist() == [approved_first, approved_first + 1 + len(new_approved)]
 
     # postprocess.cambios: the same lines as a table.
     assert cambios.main(["--data-dir", str(data)]) == 0
