@@ -15,6 +15,8 @@ WFS_PASSES = "lapaz/wfs/passes"
 
 PAGES_PLANNED = "lapaz/detalles/planned"
 PAGES_SKIPPED_DONE = "lapaz/detalles/skipped_done"
+# Pages asked again because their permit's record changed since the last harvest.
+PAGES_REFRESHED = "lapaz/detalles/refreshed"
 PAGES_NOT_REQUESTABLE = "lapaz/detalles/not_requestable"
 # lapaz/detalles/<outcome>: ok, rechazada, sin_secciones, failed
 PAGES_OUTCOME_PREFIX = "lapaz/detalles/"

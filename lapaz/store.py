@@ -10,10 +10,12 @@ crawl resumable: the files, not the scheduler's queue, are the record of work do
 import fcntl
 import logging
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
+from lapaz import history
 from lapaz.jsonl import read_jsonl
 from lapaz.schema import ERROR_REFUSED
 
@@ -40,6 +42,20 @@ def page_is_done(record: dict) -> bool:
     return bool(record.get("identificador")) and record.get("error") in (None, ERROR_REFUSED)
 
 
+def keep_replaced_pages(records: list[dict], replaced: set) -> list[dict]:
+    """The records, with one for each permit in `replaced` (its page asked again because
+    its record changed): its last finished one, else its last (a failed refetch leaves
+    the page fetched before)."""
+    chosen: dict[object, dict] = {}
+    for record in records:
+        permit = record.get("id_pc_tramite")
+        if permit not in replaced:
+            continue
+        if page_is_done(record) or not page_is_done(chosen.get(permit, {})):
+            chosen[permit] = record
+    return [r for r in records if chosen.get(r.get("id_pc_tramite"), r) is r]
+
+
 def record_key(kind: str, record: dict) -> object:
     """What makes a record the same as another; None (never a duplicate) when unknown."""
     if kind == "tramites":
@@ -58,6 +74,12 @@ class DataStore:
         # Identifiers of the pages earlier runs finished: not asked again.
         self.done_identifiers: set[str] = set()
         self.previous_feature_ids: set[int] = set()
+        # id_pc_tramite -> fingerprint in the last complete harvest (lapaz.history).
+        self.previous_fingerprints: dict[object, bytes] = {}
+        # Whether a complete harvest is of the whole layer, so kept in historial/ (the
+        # spider says no when filters or a limit leave features out).
+        self.keeps_history = True
+        self._replaced_pages: set[object] = set()
         self._written = {"tramites": set(), "detalles": set()}
         self._streams = {}
         self._lock = None
@@ -85,9 +107,9 @@ class DataStore:
         tramites = self.data_dir / TRAMITES_FILE
         detalles = self.data_dir / DETALLES_FILE
         if tramites.exists() and not full_refresh:
-            self.previous_feature_ids = {
-                record.get("id_pc_tramite") for record in read_json_lines(tramites)
-            }
+            previous = read_json_lines(tramites)
+            self.previous_feature_ids = {record.get("id_pc_tramite") for record in previous}
+            self.previous_fingerprints = history.page_fingerprints(previous)
         if detalles.exists() and not full_refresh:
             self._keep_finished_pages(detalles)
         elif detalles.exists():
@@ -101,13 +123,15 @@ class DataStore:
         for record in read_json_lines(path):
             if page_is_done(record):
                 kept.setdefault(record_key("detalles", record), orjson.dumps(record))
-        partial = path.with_suffix(".jsonl.partial")
-        with partial.open("wb") as stream:
-            for line in kept.values():
-                stream.write(line + b"\n")
-        os.replace(partial, path)
+        _rewrite(path, kept.values())
         self.done_identifiers = {key for key in kept if isinstance(key, str)}
         self._written["detalles"] = set(kept)
+
+    def replace_page(self, identificador: str, permit: object) -> None:
+        """The permit's page is asked again (its record changed): the new page record is no
+        duplicate, and at close it replaces the old one."""
+        self._written["detalles"].discard(identificador)
+        self._replaced_pages.add(permit)
 
     def is_duplicate(self, kind: str, record: dict) -> bool:
         key = record_key(kind, record)
@@ -127,8 +151,14 @@ class DataStore:
             stream.close()
         self._streams.clear()
         partial = self.data_dir / TRAMITES_PARTIAL_FILE
+        if self._replaced_pages:
+            detalles = self.data_dir / DETALLES_FILE
+            records = keep_replaced_pages(read_json_lines(detalles), self._replaced_pages)
+            _rewrite(detalles, (orjson.dumps(record) for record in records))
         if harvest_complete and partial.exists():
             os.replace(partial, self.data_dir / TRAMITES_FILE)
+            if self.keeps_history:
+                history.record_harvest(self.data_dir, datetime.now(UTC))
         elif partial.exists():
             logger.warning(
                 "The harvest is incomplete: %s keeps the last complete one, and this run's"
@@ -139,3 +169,12 @@ class DataStore:
         if self._lock is not None:
             self._lock.close()  # which releases the lock; so does the end of the process
             self._lock = None
+
+
+def _rewrite(path: Path, lines) -> None:
+    """Replace the file at `path` with these JSON lines, atomically."""
+    partial = path.with_suffix(".jsonl.partial")
+    with partial.open("wb") as stream:
+        for line in lines:
+            stream.write(line + b"\n")
+    os.replace(partial, path)

@@ -77,6 +77,8 @@ def write_table(frame: pd.DataFrame, path: Path, excel: bool = False) -> None:
         write_jsonl(frame, path)
     elif suffix == ".xlsx":
         write_xlsx(typed_dates(frame), path)
+    elif suffix == ".parquet" and not {"latitude", "longitude"} <= set(frame.columns):
+        frame.to_parquet(path, index=False)  # a table without places: plain Parquet
     elif suffix == ".parquet":
         geo_frame(frame).to_parquet(path, index=False)
     else:

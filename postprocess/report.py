@@ -33,6 +33,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from lapaz.jsonl import JsonLinesError, read_jsonl
+from postprocess.history_report import HistoryReportError, write_history_section
 from postprocess.merge import (
     DEFAULT_OUTPUT,
     PAGE_ERROR_COLUMN,
@@ -438,6 +439,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"folder for the charts and {SUMMARY_FILE}"
         f" (default: a folder {REPORT_FOLDER} next to the input)",
     )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="the crawl's data folder, for 'since the last harvest' (default: the input's)",
+    )
     args = parser.parse_args(argv)
     args.output_dir = args.output_dir or args.input.parent / REPORT_FOLDER
     return args
@@ -448,7 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data = Permits.from_merged(read_table(args.input), args.input)
         written = write_report(data, args.input, args.output_dir)
-    except ReportError as error:
+        data_dir = args.data_dir or args.input.parent
+        written += write_history_section(data_dir, args.output_dir, args.output_dir / SUMMARY_FILE)
+    except (ReportError, HistoryReportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"Wrote {', '.join(path.name for path in written)} to {args.output_dir}")

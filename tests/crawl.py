@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lapaz import settings as project
+from lapaz.history import CHANGES_FILE, snapshots
 from lapaz.jsonl import read_jsonl
 from lapaz.store import DETALLES_FILE, TRAMITES_FILE, TRAMITES_PARTIAL_FILE
 
@@ -33,6 +34,16 @@ class CrawlResult:
     @property
     def detalles(self) -> list[dict]:
         return read_jsonl(self.data_dir / DETALLES_FILE).records
+
+    @property
+    def cambios(self) -> list[dict]:
+        """The change log: every complete harvest's changes against the one before."""
+        return read_jsonl(self.data_dir / CHANGES_FILE).records
+
+    @property
+    def snapshots(self) -> list[Path]:
+        """The complete harvests kept in historial/, oldest first."""
+        return [path for _, path in snapshots(self.data_dir)]
 
 
 def project_settings(**overrides) -> dict[str, object]:

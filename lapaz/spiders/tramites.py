@@ -20,6 +20,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from lapaz import statkeys
 from lapaz.arguments import CrawlArguments
 from lapaz.harvest import Harvest
+from lapaz.history import needs_new_page
 from lapaz.identifiers import permit_identifier
 from lapaz.items import DetalleItem, TramiteItem
 from lapaz.pages import page_fields, parse_permit_page
@@ -91,6 +92,8 @@ class TramitesSpider(scrapy.Spider):
         spider.page_batch = settings.getint("CONCURRENT_REQUESTS")
         crawler.signals.connect(spider.hand_pages, signal=signals.scheduler_empty)
         crawler.signals.connect(spider.check_harvest, signal=signals.spider_idle)
+        # A harvest that leaves features out is no snapshot of the layer (lapaz.history).
+        spider.harvest.store.keeps_history = not (arguments.limit or arguments.filters)
         return spider
 
     async def start(self):
@@ -251,12 +254,20 @@ class TramitesSpider(scrapy.Spider):
                 )
         yield TramiteItem(record)
         if self.arguments.wants_page(permit.resultado):
-            yield from self.queue_page(permit)
+            yield from self.queue_page(permit, stale=self.page_is_stale(permit, record))
 
     # The page half
 
-    def queue_page(self, permit: Permit):
-        """Queue the permit's page, or yield the record saying why it gets none."""
+    def page_is_stale(self, permit: Permit, record: dict) -> bool:
+        """Whether the permit's record changed since the last complete harvest."""
+        fingerprint = self.harvest.store.previous_fingerprints.get(permit.id_pc_tramite)
+        return fingerprint is not None and needs_new_page(fingerprint, record)
+
+    def queue_page(self, permit: Permit, stale: bool = False):
+        """Queue the permit's page, or yield the record saying why it gets none.
+
+        stale: the permit's record changed, so a page fetched before is asked again.
+        """
         missing = None
         if permit.codigo_catastral is None:
             missing = ERROR_NO_CODIGO
@@ -271,7 +282,11 @@ class TramitesSpider(scrapy.Spider):
         identificador = permit_identifier(
             permit.codigo_catastral, permit.numero_tramite, permit.anio
         )
-        if identificador in self.harvest.store.done_identifiers:
+        store = self.harvest.store
+        if stale:
+            self.harvest.count(statkeys.PAGES_REFRESHED)
+            store.replace_page(identificador, permit.id_pc_tramite)
+        if identificador in store.done_identifiers and not stale:
             self.harvest.count(statkeys.PAGES_SKIPPED_DONE)
         else:
             self.harvest.count(statkeys.PAGES_PLANNED)

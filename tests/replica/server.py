@@ -294,6 +294,11 @@ class _Dataset:
     property_names: frozenset[str]
 
 
+def _with_properties(feature: dict, changes: dict) -> dict:
+    """A copy of the feature with these properties set (datasets are never mutated)."""
+    return {**feature, "properties": {**feature["properties"], **changes}}
+
+
 class ReplicaServer:
     """The replica, served from a background thread on 127.0.0.1.
 
@@ -377,9 +382,41 @@ class ReplicaServer:
         with self._dataset_lock:
             current = self._dataset
             added = extend_features(current.features, count, self.config.seed)
-            self._dataset = self._index(current.version + 1, current.features + added)
-            self._selections = {}
+            self._replace_features(current.features + added)
         return added
+
+    def remove_features(self, ids: set[int]) -> list[dict]:
+        """Permits leave the layer (the real one loses some between harvests); returns them."""
+        with self._dataset_lock:
+            features = self._dataset.features
+            removed = [f for f in features if f["properties"]["idPCTramite"] in ids]
+            self._replace_features(
+                [f for f in features if f["properties"]["idPCTramite"] not in ids]
+            )
+        return removed
+
+    def change_features(self, changes: dict[int, dict]) -> None:
+        """idPCTramite -> properties to set: values corrected, a permit approved. A page
+        shows its feature, so an approved permit's page changes with it."""
+        with self._dataset_lock:
+            self._replace_features(
+                [
+                    _with_properties(f, changes[f["properties"]["idPCTramite"]])
+                    if f["properties"]["idPCTramite"] in changes
+                    else f
+                    for f in self._dataset.features
+                ]
+            )
+
+    def approve_features(self, ids: set[int], fecha_aprobacion: str) -> None:
+        """OBSERVADO (or any other) -> APROBADO, with the day it was approved."""
+        change = {"resultado": APROBADO, "fechaAprobacion": fecha_aprobacion}
+        self.change_features(dict.fromkeys(ids, change))
+
+    def _replace_features(self, features: list[dict]) -> None:
+        # Called with the dataset lock held; a new version, so cached selections go.
+        self._dataset = self._index(self._dataset.version + 1, features)
+        self._selections = {}
 
     @staticmethod
     def _index(version: int, features: list[dict]) -> _Dataset:

@@ -1,0 +1,187 @@
+"""The report's "since the last harvest" section, from the harvests the crawl kept.
+
+Reads `cambios.jsonl` and the snapshots in `historial/` of the data folder (see
+lapaz.history): the changes of the latest harvest counted by kind, the permits it newly
+approved (a `resultado` that became APROBADO, or a new permit already APROBADO), and a
+chart of the layer's size and of its approved permits over the harvests kept. Nothing is
+added when the folder keeps no history.
+"""
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from lapaz.history import (
+    CHANGES_FILE,
+    KEY,
+    MODIFIED,
+    NEW,
+    REMOVED,
+    harvest_label,
+    id_order,
+    read_snapshot,
+    snapshots,
+)
+from lapaz.jsonl import JsonLinesError, read_jsonl
+
+HISTORY_CHART = "harvests.png"
+APPROVED = "APROBADO"
+SECTION_TITLE = "## Since the last harvest"
+# The table of newly approved permits stops here; the count says how many there were.
+MAX_LISTED = 50
+LISTED_FIELDS = ["codigo_catastral", "numero_tramite", "fecha_aprobacion", "macro_distrito"]
+DPI = 120
+MAX_TIME_LABELS = 12
+
+
+class HistoryReportError(Exception):
+    """A history file that cannot be read; the message is one line."""
+
+
+def latest_harvest(lines: list[dict]) -> tuple[str | None, list[dict]]:
+    """The latest `cosecha` of the change log and its lines."""
+    if not lines:
+        return None, []
+    cosecha = max(str(line.get("cosecha")) for line in lines)
+    return cosecha, [line for line in lines if str(line.get("cosecha")) == cosecha]
+
+
+def change_counts(lines: list[dict]) -> dict[str, int]:
+    """Permits by kind of change (a permit with three changed fields counts once)."""
+    permits = {(line.get("tipo"), line.get(KEY)) for line in lines}
+    counts = Counter(tipo for tipo, _ in permits)
+    return {tipo: counts.get(tipo, 0) for tipo in (NEW, REMOVED, MODIFIED)}
+
+
+def newly_approved(lines: list[dict], current: list[dict]) -> list[dict]:
+    """The permits the harvest approved, with their current record, by id."""
+    records = {record.get(KEY): record for record in current}
+    how: dict[object, str] = {}
+    for line in lines:
+        key = line.get(KEY)
+        if line.get("tipo") == NEW and (records.get(key) or {}).get("resultado") == APPROVED:
+            how[key] = "nuevo"
+        elif (
+            line.get("tipo") == MODIFIED
+            and line.get("campo") == "resultado"
+            and line.get("despues") == APPROVED
+        ):
+            how[key] = f"{line.get('antes')} → {APPROVED}"
+    return [
+        {
+            KEY: key,
+            "cambio": how[key],
+            **{f: (records.get(key) or {}).get(f) for f in LISTED_FIELDS},
+        }
+        for key in sorted(how, key=id_order)
+    ]
+
+
+def harvest_sizes(data_dir: Path) -> pd.DataFrame:
+    """One row per kept harvest: its time, its permits and how many were APROBADO."""
+    rows = []
+    for time, path in snapshots(data_dir):
+        records = read_snapshot(path)
+        approved = sum(record.get("resultado") == APPROVED for record in records)
+        rows.append({"time": time, "permits": len(records), "approved": approved})
+    return pd.DataFrame(rows, columns=["time", "permits", "approved"])
+
+
+def harvests_chart(sizes: pd.DataFrame) -> Figure:
+    """Lines: the layer's permits and approved permits at each kept harvest."""
+    figure = Figure(figsize=(10, 4.5), layout="constrained")
+    axes = figure.add_subplot()
+    # One step per harvest, labelled by its time: harvests come at uneven intervals, and a
+    # time axis would squeeze two harvests of one day into a dot.
+    steps = list(range(len(sizes)))
+    axes.plot(steps, sizes["permits"], marker="o", label="permits in the layer")
+    axes.plot(steps, sizes["approved"], marker="o", label=APPROVED, color="tab:green")
+    every = max(1, math.ceil(len(steps) / MAX_TIME_LABELS))
+    axes.set_xticks(steps[::every])
+    axes.set_xticklabels([f"{time:%Y-%m-%d}\n{time:%H:%M}" for time in sizes["time"].iloc[::every]])
+    axes.set_title(f"The layer over the {len(sizes):,} harvests kept")
+    axes.set_xlabel("Harvest (UTC)")
+    axes.set_ylabel("Permits")
+    axes.set_ylim(bottom=0)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.legend()
+    axes.grid(alpha=0.3)
+    return figure
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value).replace("|", "\\|")
+
+
+def section_markdown(
+    cosecha: str | None, lines: list[dict], approved: list[dict], sizes: pd.DataFrame
+) -> str:
+    out = ["", SECTION_TITLE, ""]
+    if cosecha is None:
+        out.append(f"No changes logged yet: `{CHANGES_FILE}` starts with the second harvest.")
+    else:
+        counts = change_counts(lines)
+        out += [
+            f"Harvest of {cosecha} against the one before:",
+            "",
+            f"- New permits (`nuevo`): {counts[NEW]:,}",
+            f"- Permits that left the layer (`retirado`): {counts[REMOVED]:,}",
+            f"- Permits with changed fields (`modificado`): {counts[MODIFIED]:,}"
+            f" ({sum(line.get('tipo') == MODIFIED for line in lines):,} fields)",
+            f"- Newly approved: {len(approved):,}",
+        ]
+        if approved:
+            columns = [KEY, "cambio", *LISTED_FIELDS]
+            out += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+            out += [
+                "| " + " | ".join(_cell(row[c]) for c in columns) + " |"
+                for row in approved[:MAX_LISTED]
+            ]
+            if len(approved) > MAX_LISTED:
+                out.append(
+                    f"\n…and {len(approved) - MAX_LISTED:,} more (python -m postprocess.cambios)"
+                )
+    if not sizes.empty:
+        out += ["", f"![The layer over the harvests kept]({HISTORY_CHART})"]
+    out.append("")
+    return "\n".join(out)
+
+
+def write_history_section(data_dir: Path, output_dir: Path, summary: Path) -> list[Path]:
+    """Append the section to `summary` and write its chart; the files written (none when
+    the data folder keeps no history)."""
+    log = data_dir / CHANGES_FILE
+    try:
+        sizes = harvest_sizes(data_dir)
+        lines = read_jsonl(log).records if log.exists() else []
+    except (OSError, JsonLinesError) as error:
+        raise HistoryReportError(str(error)) from None
+    if sizes.empty and not lines:
+        return []
+    cosecha, latest = latest_harvest(lines)
+    kept = dict(snapshots(data_dir))
+    current_path = next(
+        (path for time, path in kept.items() if harvest_label(time) == cosecha),
+        max(kept.items())[1] if kept else None,
+    )
+    try:
+        current = read_snapshot(current_path) if current_path else []
+    except OSError as error:
+        raise HistoryReportError(str(error)) from None
+    approved = newly_approved(latest, current)
+    written = []
+    try:
+        if not sizes.empty:
+            harvests_chart(sizes).savefig(output_dir / HISTORY_CHART, dpi=DPI)
+            written.append(output_dir / HISTORY_CHART)
+        with summary.open("a", encoding="utf-8") as stream:
+            stream.write(section_markdown(cosecha, latest, approved, sizes))
+    except OSError as error:
+        raise HistoryReportError(
+            f"{output_dir}: cannot write ({error.strerror or error})"
+        ) from None
+    return written
