@@ -8,6 +8,7 @@ from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from lapaz.archive import provenance, tramite_provenance
 from lapaz.filters import Filters
 from lapaz.identifiers import permit_identifier
 from lapaz.items import DetalleItem, TramiteItem
@@ -19,6 +20,7 @@ from lapaz.schema import (
     ERROR_NO_NUMERO,
     ERROR_NO_SECTIONS,
     ERROR_REFUSED,
+    PROVENANCE_FIELDS,
 )
 from lapaz.store import JsonLinesStore
 from lapaz.wfs import (
@@ -210,10 +212,11 @@ class TramitesSpider(scrapy.Spider):
             # Before the features: the next pages need not wait for 5,000 items.
             yield from self._next_pages(page, role, content)
         received_before = self.received
+        origin = tramite_provenance(response)
         for feature in content.features:
             if self._limit_reached():
                 break
-            yield from self.feature_records(feature)
+            yield from self.feature_records(feature, origin)
         yield from self.page_requests()
         if role != "follow" or self._limit_reached():
             return
@@ -277,7 +280,7 @@ class TramitesSpider(scrapy.Spider):
     def _limit_reached(self) -> bool:
         return self.limit is not None and self.received >= self.limit
 
-    def feature_records(self, feature: dict):
+    def feature_records(self, feature: dict, origin: dict | None = None):
         properties = feature.get("properties") or {}
         permit = permit_of(properties)
         key = permit.id_pc_tramite if permit.id_pc_tramite is not None else feature.get("id")
@@ -300,7 +303,9 @@ class TramitesSpider(scrapy.Spider):
                 self.logger.warning(
                     "The WFS server writes coordinates in lat,lon order; stored as they are meant"
                 )
-        yield TramiteItem({**properties, "latitude": latitude, "longitude": longitude})
+        yield TramiteItem(
+            {**properties, "latitude": latitude, "longitude": longitude, **(origin or {})}
+        )
         if self.wanted_results is None or permit.resultado in self.wanted_results:
             yield from self.queue_page(permit)
 
@@ -323,7 +328,8 @@ class TramitesSpider(scrapy.Spider):
             missing = ERROR_NO_NUMERO
         if missing:
             stats.inc_value("lapaz/detalles/not_requestable")
-            yield DetalleItem({**_page_record(permit, None, None), "error": missing})
+            never_asked = dict.fromkeys(PROVENANCE_FIELDS)
+            yield DetalleItem({**_page_record(permit, None, None), "error": missing, **never_asked})
             return
         identificador = permit_identifier(
             permit.codigo_catastral, permit.numero_tramite, permit.anio
@@ -355,7 +361,8 @@ class TramitesSpider(scrapy.Spider):
         try:
             page = parse_permit_page(body)
         except Exception as error:  # a page nobody foresaw still leaves its record, with why
-            yield from self._page_done(permit, f"{type(error).__name__}: {error}")
+            reason = f"{type(error).__name__}: {error}"
+            yield from self._page_done(permit, reason, origin=provenance(response))
             return
         error = None
         if page.refused:
@@ -367,18 +374,27 @@ class TramitesSpider(scrapy.Spider):
                 yield retry
                 return
             error = ERROR_NO_SECTIONS
-        yield from self._page_done(permit, error, page.sections)
+        yield from self._page_done(permit, error, page.sections, provenance(response))
 
     def detalle_failed(self, failure):
-        yield from self._page_done(failure.request.cb_kwargs["permit"], _failure_reason(failure))
+        origin = provenance(getattr(failure.value, "response", None))
+        permit = failure.request.cb_kwargs["permit"]
+        yield from self._page_done(permit, _failure_reason(failure), origin=origin)
 
-    def _page_done(self, permit: dict, error: str | None, sections: dict | None = None):
+    def _page_done(
+        self,
+        permit: dict,
+        error: str | None,
+        sections: dict | None = None,
+        origin: dict | None = None,
+    ):
         """The page's one record; its place in the window goes to the next queued page."""
         outcome = error if error in (None, ERROR_REFUSED, ERROR_NO_SECTIONS) else "failed"
         self.crawler.stats.inc_value(f"lapaz/detalles/{outcome or 'ok'}")
         # Never below 0: a resumed crawl (JOBDIR) finishes pages queued by the killed one.
         self.pages_in_flight = max(0, self.pages_in_flight - 1)
-        yield DetalleItem({**permit, "error": error, "secciones": sections or {}})
+        origin = origin or provenance()
+        yield DetalleItem({**permit, "error": error, **origin, "secciones": sections or {}})
         yield from self.page_requests()
 
     # The end
