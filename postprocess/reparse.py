@@ -24,7 +24,6 @@ from scrapy.http import Headers, Response, TextResponse
 from scrapy.responsetypes import responsetypes
 from w3lib.url import safe_url_string
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 
 from lapaz.archive import ARCHIVE_DIR, FILE_SUFFIX
 from lapaz.jsonl import JsonLinesError, read_jsonl
@@ -38,6 +37,7 @@ PREVIOUS_SUFFIX = ".anterior"
 # The fields of a page record that say which permit it is; the rest comes from the answer.
 PERMIT_FIELDS = DETALLE_FIELDS[: DETALLE_FIELDS.index("error")]
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+READ_BLOCK = 1 << 16
 
 
 class ReparseError(Exception):
@@ -60,15 +60,37 @@ def warc_files(data_dir: Path) -> list[Path]:
     return sorted((data_dir / ARCHIVE_DIR).glob(f"*{FILE_SUFFIX}"))
 
 
-def iter_whole_records(stream) -> Iterator[tuple[int, object]]:
-    """(offset, record) of every whole record; a record cut off by a killed run ends it."""
-    records = ArchiveIterator(stream)
+def is_whole(record) -> bool:
+    """Whether a record read to its end was all there: its length given and met, digests right.
+
+    warcio reads a gzip member cut short without complaint; what tells is a record with
+    no length, content short of its length, or a digest that fails.
+    """
+    declared = record.rec_headers.get_header("Content-Length") or ""
+    if not declared.strip().isdigit():
+        return False
+    # (A record without content has no limit to its stream.)
+    if getattr(record.raw_stream, "limit", 0) > 0:
+        return False
+    return record.digest_checker.passed is not False
+
+
+def whole_records(stream, name: str) -> Iterator[tuple[int, object]]:
+    """(offset, record) of every whole record, headers only: the content is read to check it.
+
+    A record cut off by a killed run ends the file, with a warning.
+    """
+    records = ArchiveIterator(stream, check_digests=True)
     try:
         for record in records:
+            while record.raw_stream.read(READ_BLOCK):
+                pass
+            if not is_whole(record):
+                logger.warning("%s ends in an incomplete record (interrupted run?)", name)
+                return
             yield records.get_record_offset(), record
-    except (ArchiveLoadFailed, EOFError, OSError) as error:
-        name = getattr(stream, "name", "the archive")
-        logger.warning("%s ends in an incomplete record (interrupted run?): %s", name, error)
+    except Exception as error:  # a torn record fails in warcio in many ways
+        logger.warning("%s ends in an unreadable record (interrupted run?): %s", name, error)
 
 
 def latest_answers(files: list[Path], urls: set[str]) -> dict[str, ArchivedAnswer]:
@@ -76,7 +98,7 @@ def latest_answers(files: list[Path], urls: set[str]) -> dict[str, ArchivedAnswe
     latest: dict[str, ArchivedAnswer] = {}
     for order, path in enumerate(files):
         with path.open("rb") as stream:
-            for offset, record in iter_whole_records(stream):
+            for offset, record in whole_records(stream, str(path)):
                 if record.rec_type != "response":
                     continue
                 url = safe_url_string(record.rec_headers.get_header("WARC-Target-URI") or "")
