@@ -268,8 +268,7 @@ def merge(tramites: pd.DataFrame, detalles: pd.DataFrame) -> tuple[pd.DataFrame,
     pages = with_columns(detalles, DETALLE_FIELDS).reset_index(drop=True)
     pages = pages.assign(**{_KEY: page_keys(pages, key_by_identity), _PAGE_ROW: range(len(pages))})
     unique_pages = drop_duplicate_pages(pages).rename(
-        columns=PAGE_COLUMNS
-        | {name: f"{_PAGE_PREFIX}{name}" for name in PERMIT_FIELDS}
+        columns=PAGE_COLUMNS | {name: f"{_PAGE_PREFIX}{name}" for name in PERMIT_FIELDS}
     )
 
     merged = unique_api.merge(
