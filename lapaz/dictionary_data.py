@@ -127,6 +127,40 @@ MERGE_TERMS = {
         ),
         "texto",
     ),
+    "fecha_consulta": (
+        Term(
+            "fetched at (WFS)",
+            "Cuándo se recibió la página WFS de la que viene la fila (ISO 8601, UTC).",
+            "2026-12-04T01:17:02Z",
+        ),
+        "fecha y hora (UTC)",
+    ),
+    "fecha_consulta_pagina": (
+        Term(
+            "fetched at (page)",
+            "Cuándo se recibió la página del permiso (ISO 8601, UTC): el `WARC-Date` de su"
+            " respuesta en el archivo WARC.",
+            "2026-12-04T01:18:40Z",
+        ),
+        "fecha y hora (UTC)",
+    ),
+    "warc_archivo": (
+        Term(
+            "WARC file",
+            "Archivo WARC de `archivo/` que guarda la respuesta de la página; vacío si el"
+            " archivo estaba apagado o no hubo respuesta.",
+            "lapaz-20261204T011700Z.warc.gz",
+        ),
+        "texto",
+    ),
+    "warc_registro": (
+        Term(
+            "WARC record id",
+            "`WARC-Record-ID` del registro con la respuesta de la página.",
+            "<urn:uuid:0b3c9a8e-8f3e-4a5e-9d5c-2f1f8f0f6b1a>",
+        ),
+        "texto",
+    ),
     "fuente": (
         Term(
             "source",

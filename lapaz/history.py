@@ -31,7 +31,7 @@ from pathlib import Path
 import orjson
 
 from lapaz.jsonl import parse_jsonl, read_jsonl
-from lapaz.schema import TRAMITE_FIELDS
+from lapaz.schema import TRAMITE_FIELDS, TRAMITE_PROVENANCE_FIELDS
 
 TRAMITES_FILE = "tramites.jsonl"
 HISTORY_DIR = "historial"
@@ -79,8 +79,15 @@ def normalised_value(value: object) -> object:
 
 def normalised(record: Mapping[str, object]) -> dict[str, object]:
     """The comparison form of a tramites record: normalised values, null fields left out
-    (a field missing and a field null are the same), keys sorted (order means nothing)."""
-    values = ((key, normalised_value(value)) for key, value in record.items())
+    (a field missing and a field null are the same), keys sorted (order means nothing).
+
+    When it was fetched (`fecha_consulta`) says nothing of the permit: left out too.
+    """
+    values = (
+        (key, normalised_value(value))
+        for key, value in record.items()
+        if key not in TRAMITE_PROVENANCE_FIELDS
+    )
     return dict(sorted((key, value) for key, value in values if value is not None))
 
 

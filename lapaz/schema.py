@@ -29,7 +29,12 @@ TRAMITE_PROPERTIES = {
     "nombreEdificio": "nombre_edificio",
     "SuperficieConstruida": "superficie_construida",
 }
-TRAMITE_FIELDS = [*TRAMITE_PROPERTIES.values(), "latitude", "longitude"]
+# Where a record comes from (see lapaz.archive): when the answer was received, and the
+# WARC file and record that hold it (null when archiving is off or nothing answered).
+PROVENANCE_FIELDS = ["fecha_consulta", "warc_archivo", "warc_registro"]
+# A tramites record carries the time of its WFS page (one page holds thousands of them).
+TRAMITE_PROVENANCE_FIELDS = ["fecha_consulta"]
+TRAMITE_FIELDS = [*TRAMITE_PROPERTIES.values(), "latitude", "longitude", *TRAMITE_PROVENANCE_FIELDS]
 
 # Keys whose values are whole numbers; the identifier needs their integer form.
 INTEGER_FIELDS = {
@@ -54,6 +59,7 @@ DETALLE_FIELDS = [
     "identificador",
     "url",
     "error",
+    *PROVENANCE_FIELDS,
 ]
 
 # Page section heading (compared without case or accents) -> key prefix.

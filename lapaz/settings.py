@@ -38,6 +38,10 @@ LAPAZ_DETALLE_URL = "https://sitservicios.lapaz.bo/situtiles/pc/"
 # directory; under Scrapyd, from the folder scrapyd was started in. Not made per Scrapyd
 # job on purpose: the files carry over from run to run (pages fetched are not asked again).
 LAPAZ_DATA_DIR = "data"
+# Every answer of the site, kept as received in <LAPAZ_DATA_DIR>/archivo/*.warc.gz (one
+# file per run) for re-parsing offline (python -m postprocess.reparse) and for citing what
+# the site said; `-s LAPAZ_ARCHIVE=0` turns it off (records then carry no WARC reference).
+LAPAZ_ARCHIVE = True
 FEED_EXPORT_ENCODING = "utf-8"  # default: None (ASCII escapes in JSON)
 # CSV feeds carry every key of every item, not only those of the first one.
 FEED_EXPORTERS = {"csv": "lapaz.exporters.UnionCsvItemExporter"}
@@ -91,6 +95,9 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "lapaz.middlewares.RandomUserAgentMiddleware": 400,
     "lapaz.middlewares.BackoffRetryMiddleware": 550,
+    # Next to the downloader, above HttpCompressionMiddleware (590) and the retries (550):
+    # it archives every answer as received, compressed, including those retried.
+    "lapaz.archive.WarcArchiveMiddleware": 950,
 }
 # fake-useragent's data, current desktop browsers; the fixed USER_AGENT only if it fails
 # to load. (Without a fallback string scrapy-fake-useragent silently ends up with ancient

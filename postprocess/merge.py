@@ -21,7 +21,9 @@ successful record, else the last one.
 
 Columns: the API fields in TRAMITE_FIELDS order (`id_pc_tramite`, `codigo_catastral` and
 `numero_tramite` come from the page record on `HTML` rows), then `anio`, `identificador`,
-`url` and `error_pagina` (the page record's `error`), then the page keys section by section
+`url`, `error_pagina` (the page record's `error`), `fecha_consulta_pagina` (when the page
+was fetched; `fecha_consulta` is when the permit's WFS page was), `warc_archivo` and
+`warc_registro` (the archived answer, see lapaz.archive), then the page keys section by section
 (`gral__`, `par__`, `otro__`, as first seen), anything else, and `fuente` last. The page's
 own code stays in `gral__codigo_catastral`; rows where it differs from `codigo_catastral`
 once both are in the same form are reported. With `--numeric`, each `par__<key>` column
@@ -45,6 +47,7 @@ from lapaz.schema import (
     DETALLE_FIELDS,
     FLOAT_FIELDS,
     INTEGER_FIELDS,
+    PROVENANCE_FIELDS,
     TEXT_CODE_FIELDS,
     TRAMITE_FIELDS,
 )
@@ -63,10 +66,19 @@ PARTIAL_COLUMN = "cosecha_incompleta"
 SOURCE_COLUMN = "fuente"
 SOURCE_BY_SIDE = {"left_only": "API", "right_only": "HTML", "both": "Ambos"}
 PAGE_ERROR_COLUMN = "error_pagina"
+PAGE_FETCHED_COLUMN = "fecha_consulta_pagina"
+# The page record's own names -> their columns in the merged table.
+PAGE_COLUMNS = {"error": PAGE_ERROR_COLUMN, "fecha_consulta": PAGE_FETCHED_COLUMN}
 PAGE_CODE_COLUMN = "gral__codigo_catastral"
 # The page record repeats these API fields to say which permit it belongs to.
 PERMIT_FIELDS = ("id_pc_tramite", "codigo_catastral", "numero_tramite")
-LEADING_COLUMNS = [*TRAMITE_FIELDS, "anio", "identificador", "url", PAGE_ERROR_COLUMN]
+LEADING_COLUMNS = [
+    *TRAMITE_FIELDS,
+    "anio",
+    "identificador",
+    "url",
+    *(PAGE_COLUMNS.get(name, name) for name in ["error", *PROVENANCE_FIELDS]),
+]
 
 TEXT_COLUMNS = TEXT_CODE_FIELDS | {PAGE_CODE_COLUMN, "identificador"}
 WHOLE_NUMBER_COLUMNS = INTEGER_FIELDS | {"anio"}
@@ -262,8 +274,7 @@ def merge(tramites: pd.DataFrame, detalles: pd.DataFrame) -> tuple[pd.DataFrame,
     pages = with_columns(detalles, DETALLE_FIELDS).reset_index(drop=True)
     pages = pages.assign(**{_KEY: page_keys(pages, key_by_identity), _PAGE_ROW: range(len(pages))})
     unique_pages = drop_duplicate_pages(pages).rename(
-        columns={"error": PAGE_ERROR_COLUMN}
-        | {name: f"{_PAGE_PREFIX}{name}" for name in PERMIT_FIELDS}
+        columns=PAGE_COLUMNS | {name: f"{_PAGE_PREFIX}{name}" for name in PERMIT_FIELDS}
     )
 
     merged = unique_api.merge(

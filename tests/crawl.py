@@ -94,3 +94,34 @@ def run_crawl(
         check=False,
     )
     return CrawlResult(completed.returncode, completed.stderr + completed.stdout, data_dir)
+
+
+def start_crawl(replica, data_dir: Path, **settings) -> subprocess.Popen:
+    """`scrapy crawl tramites` in the background, in its own session (for killing it whole)."""
+    return subprocess.Popen(
+        crawl_command(crawl_settings(replica, data_dir, **settings)),
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def warc_records(path: Path) -> list[dict]:
+    """Every whole record of a WARC file as read by warcio: headers, status, decoded body."""
+    from warcio.archiveiterator import ArchiveIterator  # only the archive tests need it
+
+    records = []
+    with path.open("rb") as stream:
+        for record in ArchiveIterator(stream, check_digests=True):
+            http = record.http_headers
+            records.append(
+                {
+                    "type": record.rec_type,
+                    "headers": dict(record.rec_headers.headers),
+                    "status": http.get_statuscode() if http else None,
+                    "http_headers": dict(http.headers) if http else {},
+                    "body": record.content_stream().read(),
+                }
+            )
+    return records

@@ -18,6 +18,7 @@ from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from lapaz import statkeys
+from lapaz.archive import provenance, tramite_provenance
 from lapaz.arguments import CrawlArguments
 from lapaz.harvest import Harvest
 from lapaz.history import needs_new_page
@@ -33,12 +34,15 @@ from lapaz.schema import (
     ERROR_NO_SECTIONS,
     ERROR_NOT_REQUESTED,
     ERROR_REFUSED,
+    PROVENANCE_FIELDS,
 )
 from lapaz.store import DataStore
 from lapaz.wfs import WfsError, WfsQuery, parse_feature_page, parse_hits, point_lat_lon
 
 INCOMPLETE_REASON = "wfs_incomplete"
 PAGES_STOPPED_REASON = "pages_stopped"
+# The provenance of a page record for which no request was made.
+NEVER_ASKED = dict.fromkeys(PROVENANCE_FIELDS)
 # Paging requests go before permit pages: the total and the permits come from them.
 WFS_PRIORITY = 10
 # A big page is slow to build; that says nothing of the pace pages can take.
@@ -169,11 +173,12 @@ class TramitesSpider(scrapy.Spider):
         if content.number_matched is not None:
             self._note_number_matched(content.number_matched)
         received_before = self.harvest.features_received
+        origin = tramite_provenance(response)
         records = []
         for feature in content.features:
             if self._limit_reached():
                 break
-            records.extend(self.feature_records(feature))
+            records.extend(self.feature_records(feature, origin))
         repeated = (
             not page.planned
             and content.features
@@ -231,8 +236,11 @@ class TramitesSpider(scrapy.Spider):
         limit = self.arguments.limit
         return limit is not None and self.harvest.features_received >= limit
 
-    def feature_records(self, feature: dict):
-        """The feature's tramites record, and its page's record when it can get no page."""
+    def feature_records(self, feature: dict, origin: dict):
+        """The feature's tramites record, and its page's record when it can get no page.
+
+        origin: the provenance of the WFS page it came in (lapaz.archive).
+        """
         latitude, longitude, lat_lon_order = point_lat_lon(feature.get("geometry"))
         record = tramite_record(
             {**(feature.get("properties") or {}), "latitude": latitude, "longitude": longitude}
@@ -252,7 +260,7 @@ class TramitesSpider(scrapy.Spider):
                 self.logger.warning(
                     "The WFS server writes coordinates in lat,lon order; stored as they are meant"
                 )
-        yield TramiteItem(record)
+        yield TramiteItem({**record, **origin})
         if self.arguments.wants_page(permit.resultado):
             yield from self.queue_page(permit, stale=self.page_is_stale(permit, record))
 
@@ -277,7 +285,7 @@ class TramitesSpider(scrapy.Spider):
             missing = ERROR_NO_NUMERO
         if missing:
             self.harvest.count(statkeys.PAGES_NOT_REQUESTABLE)
-            yield DetalleItem({**_page_record(permit, None, None), "error": missing})
+            yield _detalle(_page_record(permit, None, None), {"error": missing}, NEVER_ASKED)
             return
         identificador = permit_identifier(
             permit.codigo_catastral, permit.numero_tramite, permit.anio
@@ -334,7 +342,7 @@ class TramitesSpider(scrapy.Spider):
             permit, identificador = self.pending_pages.popleft()
             url = f"{self.detalle_url}?{identificador}"
             record = _page_record(permit, identificador, url)
-            yield self._page_done(record, {"error": ERROR_NOT_REQUESTED})
+            yield self._page_done(record, {"error": ERROR_NOT_REQUESTED}, NEVER_ASKED)
 
     def detalle_request(self, permit: Permit, identificador: str) -> scrapy.Request:
         url = f"{self.detalle_url}?{identificador}"
@@ -351,7 +359,8 @@ class TramitesSpider(scrapy.Spider):
         try:
             fields = page_fields(parse_permit_page(body))
         except Exception as error:  # a page nobody foresaw still leaves its record, with why
-            yield self._page_done(permit, {"error": f"{type(error).__name__}: {error}"})
+            unreadable = {"error": f"{type(error).__name__}: {error}"}
+            yield self._page_done(permit, unreadable, provenance(response))
             return
         if fields["error"] == ERROR_NO_SECTIONS:
             # A page without its tables is more often a hiccup of the server than the truth.
@@ -359,18 +368,20 @@ class TramitesSpider(scrapy.Spider):
             if retry is not None:
                 yield retry
                 return
-        yield self._page_done(permit, fields)
+        yield self._page_done(permit, fields, provenance(response))
 
     def detalle_failed(self, failure):
+        origin = provenance(getattr(failure.value, "response", None))
         reason = _failure_reason(failure)
-        yield self._page_done(failure.request.cb_kwargs["permit"], {"error": reason})
+        yield self._page_done(failure.request.cb_kwargs["permit"], {"error": reason}, origin)
 
-    def _page_done(self, permit: dict, fields: dict) -> DetalleItem:
+    def _page_done(self, permit: dict, fields: dict, origin: dict) -> DetalleItem:
+        """The record of a page asked for (or given up on), counted by its outcome."""
         error = fields["error"]
         known = (None, ERROR_REFUSED, ERROR_NO_SECTIONS, ERROR_NOT_REQUESTED)
         outcome = error if error in known else "failed"
         self.harvest.count(statkeys.PAGES_OUTCOME_PREFIX + (outcome or "ok"))
-        return DetalleItem({**permit, **fields})
+        return _detalle(permit, fields, origin)
 
     # The end
 
@@ -399,6 +410,11 @@ class TramitesSpider(scrapy.Spider):
             raise CloseSpider(INCOMPLETE_REASON)
         if harvest.pages_stopped is not None:
             raise CloseSpider(PAGES_STOPPED_REASON)
+
+
+def _detalle(permit: dict, fields: dict, origin: dict) -> DetalleItem:
+    """A page's one record: the permit, `error`, where it came from, the page keys."""
+    return DetalleItem({**permit, "error": fields["error"], **origin, **fields})
 
 
 def _page_record(permit: Permit, identificador: str | None, url: str | None) -> dict:
