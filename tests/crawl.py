@@ -83,3 +83,12 @@ def run_crawl(
         check=False,
     )
     return CrawlResult(completed.returncode, completed.stderr + completed.stdout, data_dir)
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a crawl finds the WFS and the permit pages, when two servers share the site
+    (a real MapServer's WFS, the replica's pages): what run_crawl takes as its `replica`."""
+
+    wfs_url: str
+    detalle_url: str
