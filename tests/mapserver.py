@@ -116,6 +116,9 @@ def mapfile_text(config: MapServerConfig, geopackage: Path, online_resource: str
     }
     if config.max_features is not None:
         web["wfs_maxfeatures"] = str(config.max_features)
+    # A map-level setting: in the layer's metadata MapServer ignores it.
+    if config.compute_number_matched:
+        web["wfs_compute_number_matched"] = "true"
     layer = {
         "wfs_title": LAYER,
         "gml_include_items": "all",
@@ -123,8 +126,6 @@ def mapfile_text(config: MapServerConfig, geopackage: Path, online_resource: str
     }
     if config.gml_types_auto:
         layer["gml_types"] = "auto"
-    if config.compute_number_matched:
-        layer["wfs_compute_number_matched"] = "true"
     return f"""MAP
   NAME "sit"
   EXTENT -180 -90 180 90
