@@ -1,7 +1,7 @@
 """Performance figures of the harvest, measured against the replica in one run.
 
-    .venv/bin/python -m tests.benchmark              # full sizes, 3 runs a figure (~7 min)
-    .venv/bin/python -m tests.benchmark --quick      # smaller sizes, 1 run a figure (~1 min)
+    .venv/bin/python -m tests.benchmark              # full sizes, 3 runs a figure (~20 min)
+    .venv/bin/python -m tests.benchmark --quick      # smaller sizes, 1 run a figure (~3 min)
     .venv/bin/python -m tests.benchmark --repeat 5   # more runs a figure
     .venv/bin/python -m tests.benchmark -s AUTOTHROTTLE_TARGET_CONCURRENCY=8   # try a setting
 
