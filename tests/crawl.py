@@ -125,3 +125,12 @@ def warc_records(path: Path) -> list[dict]:
                 }
             )
     return records
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a crawl finds the WFS and the permit pages, when two servers share the site
+    (a real MapServer's WFS, the replica's pages): what run_crawl takes as its `replica`."""
+
+    wfs_url: str
+    detalle_url: str

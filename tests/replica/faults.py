@@ -57,6 +57,8 @@ class Fault:
     retry_after: seconds announced by "retry_after".
     delay: seconds "slow" waits before answering (make it exceed the client's timeout).
     window: "burst" fails every request within this many seconds of the first one.
+    salt: another draw of targets, for two rules of the same kind and fraction that should
+        select targets independently (without one, the smaller selection is within the larger).
     """
 
     target: str
@@ -68,6 +70,7 @@ class Fault:
     retry_after: int = 1
     delay: float = 30.0
     window: float | None = None
+    salt: str = ""
     _key_texts: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -86,7 +89,9 @@ class Fault:
             return True
         if self._key_texts:
             return str(key) in self._key_texts
-        return unit_interval(seed, self.target, self.kind, key) < self.fraction
+        # Without a salt, the draw is the one rules have always made.
+        salt = (self.salt,) if self.salt else ()
+        return unit_interval(seed, self.target, self.kind, key, *salt) < self.fraction
 
 
 def _status(fault: Fault, normal: ReplyFactory, corrupted: ReplyFactory) -> Reply:
