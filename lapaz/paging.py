@@ -6,6 +6,11 @@ With a total, every page is planned at once; without one, the layer is followed 
 page until a page comes back empty. The plan always advances by what the server actually
 returned: a server may cap `count` below what was asked (GeoServer's maxFeatures,
 MapServer's wfs_maxfeatures), and a short page is not the end of the layer.
+
+A count is not trusted to be the end either: MapServer caps the count of `resultType=hits`
+at its wfs_maxfeatures, and a layer may grow while it is paged. So when the last page of
+a plan comes back full, the layer is followed on from there until a page comes back empty
+(one small request more on a layer that was counted right).
 """
 
 from dataclasses import dataclass
@@ -21,13 +26,24 @@ class PageRequest:
     # One of a plan drawn from a known total, as opposed to a step into a layer of
     # unknown size.
     planned: bool = False
+    # The last page of its plan: the one that, full, calls for a look beyond the total.
+    closes_plan: bool = False
 
 
-def plan(start: int, end: int, step: int) -> list[PageRequest]:
-    """Pages covering [start, end), `step` features each (the last one what is left)."""
+def plan(start: int, end: int, step: int, closes: bool = True) -> list[PageRequest]:
+    """Pages covering [start, end), `step` features each (the last one what is left).
+
+    closes: [start, end) runs to the end of the layer as counted.
+    """
+    offsets = range(start, end, step)
     return [
-        PageRequest(offset, min(step, end - offset), planned=True)
-        for offset in range(start, end, step)
+        PageRequest(
+            offset,
+            min(step, end - offset),
+            planned=True,
+            closes_plan=closes and offset == offsets[-1],
+        )
+        for offset in offsets
     ]
 
 
@@ -58,16 +74,22 @@ class LayerPaging:
         if asked.planned:
             # Short of what was asked: the server caps pages; plan the rest at its size.
             if 0 < returned < asked.count:
-                return plan(end, asked.start_index + asked.count, returned)
+                return plan(end, asked.start_index + asked.count, returned, asked.closes_plan)
+            # The whole plan came back full: the count may fall short of the layer.
+            if asked.closes_plan and returned and not self._limit_reached(end):
+                return [self._step_from(end)]
             return []
         if returned == 0:
             return []
         total = self.expected(number_matched)
         if total is not None:
             return plan(end, total, returned)
-        if self.limit is not None and end >= self.limit:
+        if self._limit_reached(end):
             return []
         return [self._step_from(end)]
+
+    def _limit_reached(self, end: int) -> bool:
+        return self.limit is not None and end >= self.limit
 
     def _step_from(self, offset: int) -> PageRequest:
         count = self.page_size if self.limit is None else min(self.page_size, self.limit - offset)

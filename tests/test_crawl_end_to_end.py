@@ -72,8 +72,8 @@ def test_crawl_harvests_every_feature_and_every_approved_page(tmp_path, hits_for
     with ReplicaServer(ReplicaConfig(features=FEATURES, hits_format=hits_format)) as replica:
         result = run_crawl(replica, tmp_path / "data", LAPAZ_WFS_PAGE_SIZE=500)
         check_complete_harvest(replica, result)
-        # the count, then the three pages at once
-        assert replica.stats.snapshot()["requests"]["wfs"] == 4
+        # the count, the three pages at once, and one look beyond the count (empty)
+        assert replica.stats.snapshot()["requests"]["wfs"] == 5
     assert "features harvested: 1200 of 1200" in result.log
 
 
@@ -83,7 +83,8 @@ def test_crawl_without_asking_for_the_count_first(tmp_path):
             replica, tmp_path / "data", LAPAZ_WFS_PAGE_SIZE=500, LAPAZ_WFS_HITS=False
         )
         check_complete_harvest(replica, result)
-        assert replica.stats.snapshot()["requests"]["wfs"] == 3
+        # the first page gives the count; the other two at once; one look beyond (empty)
+        assert replica.stats.snapshot()["requests"]["wfs"] == 4
 
 
 def test_crawl_with_a_server_page_cap_and_no_number_matched(tmp_path):

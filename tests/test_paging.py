@@ -78,3 +78,30 @@ def test_expected_is_the_total_within_the_limit():
     assert LayerPaging(5000).expected(13907) == 13907
     assert LayerPaging(5000, 100).expected(13907) == 100
     assert LayerPaging(5000, 100).expected(None) is None
+
+
+def test_only_the_last_page_of_a_plan_closes_it():
+    pages = LayerPaging(5000).start(12001)
+    assert [page.closes_plan for page in pages] == [False, False, True]
+    # a gap planned after a capped page keeps what it covers: the end of the plan or not
+    capped_last = LayerPaging(5000).after(pages[-1], 1000, None)
+    assert [page.closes_plan for page in capped_last] == [False, True]
+    capped_first = LayerPaging(5000).after(pages[0], 1000, None)
+    assert not any(page.closes_plan for page in capped_first)
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected"),
+    [
+        # a full last page: the count may be short of the layer (MapServer caps its hits
+        # at wfs_maxfeatures), so the layer is followed on until a page comes back empty
+        (None, [(150, 5000, False)]),
+        # ... unless the limit is reached
+        (150, []),
+    ],
+)
+def test_a_full_last_page_looks_beyond_the_count(limit, expected):
+    paging = LayerPaging(5000, limit)
+    (last,) = paging.start(150)
+    assert pairs(paging.after(last, 150, None)) == expected
+    assert pairs(paging.after(PageRequest(150, 5000), 0, None)) == []
