@@ -90,6 +90,9 @@ RETRY_EXCEPTIONS = [  # default: also CannotResolveHostError, DownloadConnection
 LAPAZ_RETRY_BACKOFF_BASE = 1.0
 LAPAZ_RETRY_BACKOFF_MAX = 120.0
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's, saying which rule of robots.txt forbids a request.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "lapaz.robots.RobotsTxtMiddleware": 100,
     # scrapy-fake-useragent's own middlewares are broken on this Scrapy: see middlewares.py.
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,

@@ -15,11 +15,11 @@ from scrapy import signals
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import TextResponse
-from scrapy.spidermiddlewares.httperror import HttpError
 
 from lapaz import statkeys
 from lapaz.archive import provenance, tramite_provenance
 from lapaz.arguments import CrawlArguments
+from lapaz.failures import failure_reason, unreachable_message
 from lapaz.harvest import Harvest
 from lapaz.history import needs_new_page
 from lapaz.identifiers import permit_identifier
@@ -27,6 +27,7 @@ from lapaz.items import DetalleItem, TramiteItem
 from lapaz.pages import page_fields, parse_permit_page
 from lapaz.paging import LayerPaging, PageRequest
 from lapaz.records import Permit, permit_of, tramite_record
+from lapaz.robots import forbidden_message
 from lapaz.schema import (
     ERROR_NO_CODIGO,
     ERROR_NO_FECHA,
@@ -138,9 +139,11 @@ class TramitesSpider(scrapy.Spider):
             yield self.wfs_request(page)
 
     def count_failed(self, failure):
+        if self._wfs_unreachable(failure):
+            return
         self.logger.info(
             "No count from the WFS server (%s); paging from the first page",
-            _failure_reason(failure),
+            failure_reason(failure),
         )
         for page in self.paging.start(None):
             yield self.wfs_request(page)
@@ -224,7 +227,21 @@ class TramitesSpider(scrapy.Spider):
         self._record_wfs_failure(page, str(error))
 
     def wfs_page_failed(self, failure):
-        self._record_wfs_failure(failure.request.cb_kwargs["page"], _failure_reason(failure))
+        if not self._wfs_unreachable(failure):
+            self._record_wfs_failure(failure.request.cb_kwargs["page"], failure_reason(failure))
+
+    def _wfs_unreachable(self, failure) -> bool:
+        """A WFS server that cannot be reached or whose robots.txt forbids the layer fails
+        the harvest at once, with one line that says so (once, whatever the pages)."""
+        message = unreachable_message(
+            "WFS server", failure.request.url, failure.value, "LAPAZ_WFS_URL"
+        ) or forbidden_message("the WFS layer", failure.value)
+        if message is None:
+            return False
+        if message not in self.harvest.failed_wfs_pages:
+            self.harvest.fail_wfs_page(message)
+            self.logger.error("The WFS harvest cannot go on: %s", message)
+        return True
 
     def _record_wfs_failure(self, page: PageRequest, reason: str) -> None:
         self.harvest.fail_wfs_page(f"startIndex={page.start_index}: {reason}")
@@ -371,9 +388,19 @@ class TramitesSpider(scrapy.Spider):
         yield self._page_done(permit, fields, provenance(response))
 
     def detalle_failed(self, failure):
+        permit = failure.request.cb_kwargs["permit"]
+        forbidden = forbidden_message("the permit pages", failure.value)
+        if forbidden is not None:
+            self.stop_pages(f"The crawl stops asking for permit pages: {forbidden}")
+            yield self._page_done(permit, {"error": ERROR_NOT_REQUESTED}, NEVER_ASKED)
+            return
+        unreachable = unreachable_message(
+            "permit page server", failure.request.url, failure.value, "LAPAZ_DETALLE_URL"
+        )
+        if unreachable is not None:
+            self.stop_pages(f"The crawl stops asking for permit pages: {unreachable}")
         origin = provenance(getattr(failure.value, "response", None))
-        reason = _failure_reason(failure)
-        yield self._page_done(failure.request.cb_kwargs["permit"], {"error": reason}, origin)
+        yield self._page_done(permit, {"error": failure_reason(failure)}, origin)
 
     def _page_done(self, permit: dict, fields: dict, origin: dict) -> DetalleItem:
         """The record of a page asked for (or given up on), counted by its outcome."""
@@ -426,10 +453,3 @@ def _page_record(permit: Permit, identificador: str | None, url: str | None) -> 
         "identificador": identificador,
         "url": url,
     }
-
-
-def _failure_reason(failure) -> str:
-    if failure.check(HttpError):
-        return f"http_{failure.value.response.status}"
-    error = failure.value
-    return f"{type(error).__name__}: {error}".strip().rstrip(":")
