@@ -8,6 +8,7 @@ the server is Scrapy's per-domain limit; retries wait in the scheduler (lapaz.sc
 """
 
 from collections import deque
+from datetime import datetime
 from pathlib import Path
 
 import scrapy
@@ -19,6 +20,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from lapaz import statkeys
 from lapaz.arguments import CrawlArguments
+from lapaz.drift import PageDriftGuard, drift_line, layer_problem
 from lapaz.harvest import Harvest
 from lapaz.identifiers import permit_identifier
 from lapaz.items import DetalleItem, TramiteItem
@@ -38,6 +40,9 @@ from lapaz.wfs import WfsError, WfsQuery, parse_feature_page, parse_hits, point_
 
 INCOMPLETE_REASON = "wfs_incomplete"
 PAGES_STOPPED_REASON = "pages_stopped"
+LAYER_CHANGED_REASON = "layer_changed"
+# Under the data directory: a page of a changed layout, kept for a person to look at.
+SAMPLES_DIR = "muestras"
 # Paging requests go before permit pages: the total and the permits come from them.
 WFS_PRIORITY = 10
 # A big page is slow to build; that says nothing of the pace pages can take.
@@ -89,6 +94,7 @@ class TramitesSpider(scrapy.Spider):
         spider.ask_count = settings.getbool("LAPAZ_WFS_HITS")
         spider.count_timeout = settings.getfloat("LAPAZ_WFS_HITS_TIMEOUT")
         spider.page_batch = settings.getint("CONCURRENT_REQUESTS")
+        spider.set_up_guards(settings)
         crawler.signals.connect(spider.hand_pages, signal=signals.scheduler_empty)
         crawler.signals.connect(spider.check_harvest, signal=signals.spider_idle)
         return spider
@@ -162,6 +168,7 @@ class TramitesSpider(scrapy.Spider):
         except WfsError as error:
             yield from self._wfs_page_broken(response.request, page, query, error)
             return
+        self.check_layer(content.features)
         self.harvest.count(statkeys.WFS_PAGES)
         if content.number_matched is not None:
             self._note_number_matched(content.number_matched)
@@ -334,14 +341,21 @@ class TramitesSpider(scrapy.Spider):
     def parse_detalle(self, response, permit: dict):
         body = response.text if isinstance(response, TextResponse) else response.body
         try:
-            fields = page_fields(parse_permit_page(body))
+            page = parse_permit_page(body)
+            fields = page_fields(page)
         except Exception as error:  # a page nobody foresaw still leaves its record, with why
             yield self._page_done(permit, {"error": f"{type(error).__name__}: {error}"})
             return
-        if fields["error"] == ERROR_NO_SECTIONS:
-            # A page without its tables is more often a hiccup of the server than the truth.
-            retry = get_retry_request(response.request, spider=self, reason="page without data")
+        drifted = fields["error"] == ERROR_NO_SECTIONS
+        self.watch_layout(drifted, page.headings, response.body)
+        if drifted and self.harvest.pages_stopped is None and self.drift.may_retry():
+            # A lone page without its tables may be a hiccup of the server: asked once
+            # more, never five times (a changed site would get six requests a page).
+            retry = get_retry_request(
+                response.request, spider=self, reason="page without data", max_retry_times=1
+            )
             if retry is not None:
+                self.harvest.count(statkeys.PAGES_DRIFT_RETRIES)
                 yield retry
                 return
         yield self._page_done(permit, fields)
@@ -355,7 +369,60 @@ class TramitesSpider(scrapy.Spider):
         known = (None, ERROR_REFUSED, ERROR_NO_SECTIONS, ERROR_NOT_REQUESTED)
         outcome = error if error in known else "failed"
         self.harvest.count(statkeys.PAGES_OUTCOME_PREFIX + (outcome or "ok"))
+        if outcome is None:
+            self.count_page_keys(fields)
         return DetalleItem({**permit, **fields})
+
+    # Guarding against a changed site (lapaz.drift) and counting for the monitors
+
+    def set_up_guards(self, settings) -> None:
+        self.drift = PageDriftGuard(
+            run=settings.getint("LAPAZ_DRIFT_RUN"),
+            window=settings.getint("LAPAZ_DRIFT_WINDOW"),
+            share=settings.getfloat("LAPAZ_DRIFT_SHARE"),
+        )
+        self.drift_sample: tuple[list[str], bytes] | None = None
+        self.samples_dir = Path(settings["LAPAZ_DATA_DIR"]) / SAMPLES_DIR
+        self.page_keys = settings.getlist("LAPAZ_MONITOR_PAGE_KEYS")
+
+    def check_layer(self, features: list[dict]) -> None:
+        """Stop the crawl when a WFS page's properties are not those of the layer we know."""
+        problem = layer_problem(features)
+        if problem is None:
+            return
+        self.harvest.layer_changed = problem
+        self.harvest.stats.set_value(statkeys.LAYER_CHANGED, problem)
+        self.logger.error(problem)
+        raise CloseSpider(LAYER_CHANGED_REASON)
+
+    def watch_layout(self, drifted: bool, headings: list[str], body: bytes) -> None:
+        """Feed the drift guard a page answered with HTTP 200; stop asking when it says so."""
+        if self.harvest.pages_stopped is not None:
+            return
+        if drifted:
+            self.drift_sample = (headings, body)
+        self.drift.feed(drifted)
+        if self.drift.should_stop:
+            headings, body = self.drift_sample
+            sample = self.save_sample(body)
+            self.stop_pages(drift_line(self.drift.describe(), headings, sample))
+
+    def save_sample(self, body: bytes) -> str | None:
+        """Keep a page of the changed layout; its path, or None when it cannot be written."""
+        moment = datetime.now().strftime("%Y%m%dT%H%M%S")
+        path = self.samples_dir / f"pagina-sin-secciones-{moment}.html"
+        try:
+            self.samples_dir.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(body)
+        except OSError as error:
+            self.logger.warning("Could not keep a sample page in %s: %s", path, error)
+            return None
+        return str(path)
+
+    def count_page_keys(self, fields: dict) -> None:
+        for key in self.page_keys:
+            if fields.get(key):
+                self.harvest.count(statkeys.PAGES_KEY_PREFIX + key)
 
     # The end
 
