@@ -45,15 +45,20 @@ def _monitor_lines(harvest) -> list[str]:
 
 
 def _verdict(harvest) -> str:
+    """Why the exit status is non-zero, if it is; the details are in the lines above."""
+    if harvest.succeeded:
+        return ""
     if harvest.layer_changed is not None:
-        return " (THE WFS LAYER CHANGED: see above; the exit status is non-zero)"
-    if not harvest.complete:
-        return " (THE HARVEST IS INCOMPLETE: the exit status is non-zero)"
-    if harvest.pages_stopped is not None:
-        return f" (PAGES NOT ALL REQUESTED: {harvest.pages_stopped}; the exit status is non-zero)"
-    if harvest.monitor_failures:
-        return " (A MONITOR FAILED: the exit status is non-zero)"
-    return ""
+        why = "THE WFS LAYER CHANGED"
+    elif not harvest.complete:
+        why = "THE HARVEST IS INCOMPLETE"
+    elif harvest.pages_stopped is not None:
+        why = "PAGES NOT ALL REQUESTED"
+        if not harvest.monitors_run:  # else a monitor's line above says why
+            why += f": {harvest.pages_stopped}"
+    else:
+        why = "A MONITOR FAILED"
+    return f" ({why}: the exit status is non-zero)"
 
 
 class CrawlSummary:

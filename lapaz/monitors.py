@@ -200,8 +200,10 @@ def _what_it_said(item) -> str:
 
 class _LoggerResult(SpiderMonitorResult):
     def log(self, msg, level=logging.DEBUG):
-        # Spidermon writes through Spider.log(), deprecated in Scrapy: the logger instead.
-        self.spider.logger.log(level, "[Spidermon] %s", msg)
+        # Spidermon writes through Spider.log(), deprecated in Scrapy: the logger instead,
+        # and at DEBUG: its report (tracebacks of failed monitors included) would bury the
+        # closing summary, which gives each failure in one line.
+        self.spider.logger.debug("[Spidermon] %s", msg)
 
 
 class _LoggerRunner(SpiderMonitorRunner):
