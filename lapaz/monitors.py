@@ -177,7 +177,7 @@ def notifier_actions(crawler) -> list:
 class HarvestMonitorSuite(MonitorSuite):
     """The project's monitors; a failure is told through the notifiers configured."""
 
-    monitors = [CrawlMonitor, PagesMonitor]
+    monitors = (CrawlMonitor, PagesMonitor)
 
     def __init__(self, *args, crawler=None, **kwargs):
         super().__init__(*args, crawler=crawler, **kwargs)
