@@ -57,13 +57,18 @@ class PageDriftGuard:
         return len(self._recent) >= self.window and self.recent_share > self.share
 
     def may_retry(self) -> bool:
-        """Whether the page just fed as drifted may be asked once more.
+        """Whether the page just fed as drifted may be asked once more, now.
 
-        Only a lone one is worth it (a hiccup of the server); once a second one shows
-        among the recent answers, the site more likely changed, and a retry would only
-        double the requests of a site that no longer answers what we ask.
+        A lone one may (a hiccup of the server); once a second one shows among the recent
+        answers, the site may have changed, and retrying now would double the requests of
+        a site that no longer answers what we ask: such retries wait until `settled`.
         """
         return sum(self._recent) <= 1 and not self.should_stop
+
+    @property
+    def settled(self) -> bool:
+        """A full window of answers without reason to stop: retries no longer risk much."""
+        return len(self._recent) >= self.window and not self.should_stop
 
     def describe(self) -> str:
         """Why it stops, in words."""

@@ -16,6 +16,7 @@ from spidermon.contrib.scrapy.runners import SpiderMonitorResult, SpiderMonitorR
 from spidermon.exceptions import NotConfigured
 
 from lapaz import statkeys
+from lapaz.arguments import DEFAULT_RESULTS
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ SHARE_BOUNDS = (
     ("LAPAZ_MONITOR_MAX_FAILED_SHARE", "failed", "max"),
     ("LAPAZ_MONITOR_MAX_NO_DATA_SHARE", "sin_secciones", "max"),
 )
+# Outcomes whose share says something only of the pages of approved permits.
+APPROVED_ONLY_OUTCOMES = {"ok", "rechazada"}
 # Notification channel -> (the setting that turns it on, Spidermon's action class).
 NOTIFIERS = {
     "Telegram": (
@@ -137,8 +140,14 @@ class CrawlMonitor(_HarvestMonitor):
 class PagesMonitor(_HarvestMonitor):
     @monitors.name("shares of outcomes")
     def test_shares(self):
+        # Pages of permits not approved have no data on the site: refusing them is its
+        # normal answer, so with `-a resultado=todos` only failures and drift are judged.
+        arguments = getattr(self.crawler.spider, "arguments", None)
+        only_approved = getattr(arguments, "wanted_results", None) == {DEFAULT_RESULTS}
         bounds = [
-            (outcome, kind, self.settings.getfloat(name)) for name, outcome, kind in SHARE_BOUNDS
+            (outcome, kind, self.settings.getfloat(name))
+            for name, outcome, kind in SHARE_BOUNDS
+            if only_approved or outcome not in APPROVED_ONLY_OUTCOMES
         ]
         problems = share_problems(page_counts(self.data.stats), bounds)
         if problems:

@@ -8,6 +8,7 @@ from scrapy.settings import Settings
 from spidermon.runners import MonitorRunner
 
 from lapaz import statkeys
+from lapaz.arguments import CrawlArguments
 from lapaz.extensions import summary_lines
 from lapaz.harvest import Harvest
 from lapaz.monitors import (
@@ -42,7 +43,7 @@ def a_crawl(stats: dict, **settings):
     """What the monitors see of a crawl: its settings, stats and harvest."""
     crawler = SimpleNamespace(settings=Settings(project_settings(**settings)), stats=Stats(stats))
     harvest = Harvest(store=None, crawler=crawler)
-    crawler.spider = SimpleNamespace(harvest=harvest)
+    crawler.spider = SimpleNamespace(harvest=harvest, arguments=CrawlArguments.parse())
     return crawler, harvest
 
 
@@ -106,6 +107,17 @@ def test_too_many_pages_without_data_fail_and_the_bound_is_a_setting():
     crawler, harvest = a_crawl(stats, LAPAZ_MONITOR_MAX_NO_DATA_SHARE=0.1)
     complete(harvest)
     assert judge(crawler) == []
+
+
+def test_refused_pages_of_every_result_are_normal_but_failures_are_not():
+    stats = good_stats(pages=100, **{REFUSED: 300})
+    crawler, harvest = a_crawl(stats)
+    complete(harvest)
+    assert "300 of 397 permit pages refused" in judge(crawler)[0]
+    crawler.spider.arguments = CrawlArguments.parse(resultado="todos")
+    assert judge(crawler) == []
+    crawler.stats[statkeys.PAGES_OUTCOME_PREFIX + "failed"] = 100
+    assert "100 of 497 permit pages failed" in judge(crawler)[0]
 
 
 def test_a_page_key_that_went_missing_fails_coverage():

@@ -289,6 +289,9 @@ class TramitesSpider(scrapy.Spider):
 
         Once page requests are stopped, the queued permits get their records instead.
         """
+        released = self.release_deferred_retries()
+        if released:
+            return released
         if self.harvest.pages_stopped is not None:
             if not self.pending_pages:
                 return 0
@@ -348,15 +351,19 @@ class TramitesSpider(scrapy.Spider):
             return
         drifted = fields["error"] == ERROR_NO_SECTIONS
         self.watch_layout(drifted, page.headings, response.body)
-        if drifted and self.harvest.pages_stopped is None and self.drift.may_retry():
-            # A lone page without its tables may be a hiccup of the server: asked once
-            # more, never five times (a changed site would get six requests a page).
+        if drifted and self.harvest.pages_stopped is None:
+            # A page without its tables may be a hiccup of the server: asked once more,
+            # never five times (a changed site would get six requests a page).
             retry = get_retry_request(
                 response.request, spider=self, reason="page without data", max_retry_times=1
             )
             if retry is not None:
-                self.harvest.count(statkeys.PAGES_DRIFT_RETRIES)
-                yield retry
+                if self.drift.may_retry():
+                    self.harvest.count(statkeys.PAGES_DRIFT_RETRIES)
+                    yield retry
+                else:
+                    # Not yet: once the guard is sure the site has not changed, or at the end.
+                    self.deferred_retries.append(retry)
                 return
         yield self._page_done(permit, fields)
 
@@ -382,6 +389,8 @@ class TramitesSpider(scrapy.Spider):
             share=settings.getfloat("LAPAZ_DRIFT_SHARE"),
         )
         self.drift_sample: tuple[list[str], bytes] | None = None
+        # Pages without sections to ask once more when the guard is sure (see parse_detalle).
+        self.deferred_retries: list[scrapy.Request] = []
         self.samples_dir = Path(settings["LAPAZ_DATA_DIR"]) / SAMPLES_DIR
         self.page_keys = settings.getlist("LAPAZ_MONITOR_PAGE_KEYS")
 
@@ -406,6 +415,35 @@ class TramitesSpider(scrapy.Spider):
             headings, body = self.drift_sample
             sample = self.save_sample(body)
             self.stop_pages(drift_line(self.drift.describe(), headings, sample))
+
+    def release_deferred_retries(self) -> int:
+        """Hand the engine the deferred retries once the guard is sure the site has not
+        changed, or no other page is left; when pages are stopped, their records instead."""
+        if not self.deferred_retries:
+            return 0
+        if self.harvest.pages_stopped is not None:
+            self.crawler.engine.crawl(
+                scrapy.Request(
+                    "data:,",
+                    callback=self.deferred_records,
+                    dont_filter=True,
+                    meta={"dont_obey_robotstxt": True},
+                )
+            )
+            return 1
+        if self.pending_pages and not self.drift.settled:
+            return 0
+        released, self.deferred_retries = self.deferred_retries, []
+        for request in released:
+            self.harvest.count(statkeys.PAGES_DRIFT_RETRIES)
+            self.crawler.engine.crawl(request)
+        return len(released)
+
+    def deferred_records(self, response):
+        """The pages whose retry never went: they were answered without sections."""
+        while self.deferred_retries:
+            request = self.deferred_retries.pop()
+            yield self._page_done(request.cb_kwargs["permit"], {"error": ERROR_NO_SECTIONS})
 
     def save_sample(self, body: bytes) -> str | None:
         """Keep a page of the changed layout; its path, or None when it cannot be written."""
