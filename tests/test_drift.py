@@ -185,3 +185,15 @@ def test_a_few_pages_in_a_new_layout_are_told_by_a_monitor(tmp_path):
     assert "MONITOR FAILED: Permit pages/shares of outcomes:" in result.log
     assert "permit pages without data" in result.log
     assert "finish reason: finished (A MONITOR FAILED" in result.log
+
+
+def test_retries_held_back_go_once_a_full_window_gives_no_reason_to_stop():
+    guard = PageDriftGuard(run=20, window=50, share=0.5)
+    feed(guard, "x.x" + "." * 46)
+    assert not guard.settled, "49 answers: not yet sure"
+    feed(guard, ".")
+    assert guard.settled
+    drifting = PageDriftGuard(run=20, window=50, share=0.5)
+    feed(drifting, "xx." * 17)
+    assert drifting.should_stop
+    assert not drifting.settled
