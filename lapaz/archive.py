@@ -130,18 +130,18 @@ def write_exchange(
     return response.rec_headers.get_header("WARC-Record-ID")
 
 
-def _answer_of(response) -> dict | None:
-    request = getattr(response, "request", None)
-    return request.meta.get(META_KEY) if request is not None else None
-
-
 def provenance(response=None) -> dict[str, str | None]:
     """`fecha_consulta`, `warc_archivo` and `warc_registro` of the answer a record comes from.
 
     What the archive middleware noted for the response; without it (no response, or a
     response that did not come through the downloader), now, and no WARC record.
     """
-    answer = _answer_of(response)
+    return request_provenance(getattr(response, "request", None))
+
+
+def request_provenance(request=None) -> dict[str, str | None]:
+    """The same, from the request: a retry carries what its last answer noted."""
+    answer = request.meta.get(META_KEY) if request is not None else None
     if answer is not None:
         return {name: answer.get(name) for name in PROVENANCE_FIELDS}
     return {**dict.fromkeys(PROVENANCE_FIELDS), "fecha_consulta": iso_utc(datetime.now(UTC))}

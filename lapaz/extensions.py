@@ -1,4 +1,4 @@
-"""Extensions: the summary that closes every crawl."""
+"""Extensions: the summary that closes every crawl, monitors' results included."""
 
 import logging
 
@@ -27,16 +27,38 @@ def summary_lines(harvest, reason: str) -> list[str]:
         f" {figure(statkeys.PAGES_NOT_REQUESTABLE)} without an identifier,"
         f" {figure(statkeys.PAGES_OUTCOME_PREFIX + 'no_solicitada')} not requested",
         f"features left out by the filters: {figure(statkeys.WFS_FILTERED_OUT)}",
+        *_monitor_lines(harvest),
         f"finish reason: {reason}" + _verdict(harvest),
     ]
 
 
+def _monitor_lines(harvest) -> list[str]:
+    """The monitors' results (lapaz.monitors): how many passed, and each failure."""
+    failures = harvest.monitor_failures
+    if not harvest.monitors_run:
+        return ["monitors: none ran"]
+    passed = harvest.monitors_run - len(failures)
+    return [
+        f"monitors: {passed} passed, {len(failures)} failed",
+        *(f"  MONITOR FAILED: {failure}" for failure in failures),
+    ]
+
+
 def _verdict(harvest) -> str:
-    if not harvest.complete:
-        return " (THE HARVEST IS INCOMPLETE: the exit status is non-zero)"
-    if harvest.pages_stopped is not None:
-        return f" (PAGES NOT ALL REQUESTED: {harvest.pages_stopped}; the exit status is non-zero)"
-    return ""
+    """Why the exit status is non-zero, if it is; the details are in the lines above."""
+    if harvest.succeeded:
+        return ""
+    if harvest.layer_changed is not None:
+        why = "THE WFS LAYER CHANGED"
+    elif not harvest.complete:
+        why = "THE HARVEST IS INCOMPLETE"
+    elif harvest.pages_stopped is not None:
+        why = "PAGES NOT ALL REQUESTED"
+        if not harvest.monitors_run:  # else a monitor's line above says why
+            why += f": {harvest.pages_stopped}"
+    else:
+        why = "A MONITOR FAILED"
+    return f" ({why}: the exit status is non-zero)"
 
 
 class CrawlSummary:

@@ -31,11 +31,22 @@ class Harvest:
     # Why the crawl stopped asking for permit pages, when it did (a changed site, a
     # robots.txt that forbids them): the run then fails, whatever the WFS harvest.
     pages_stopped: str | None = None
+    # Why the WFS layer no longer looks as expected (renamed properties), when it does.
+    layer_changed: str | None = None
+    # One line per monitor that failed (lapaz.monitors), set when the spider closes.
+    monitor_failures: list[str] = field(default_factory=list)
+    monitors_run: int = 0
 
     @property
     def succeeded(self) -> bool:
-        """What the exit status says: a complete harvest, every wanted page asked for."""
-        return self.complete and self.pages_stopped is None
+        """What the exit status says: a complete harvest, every wanted page asked for,
+        and every monitor passed."""
+        return (
+            self.complete
+            and self.pages_stopped is None
+            and self.layer_changed is None
+            and not self.monitor_failures
+        )
 
     @property
     def stats(self):
@@ -75,6 +86,8 @@ class Harvest:
     def judge(self) -> bool:
         """Whether the WFS harvest is complete; what is missing goes to `problems`."""
         self.problems = list(self.failed_wfs_pages)
+        if self.layer_changed is not None:
+            self.problems.append(self.layer_changed)
         if self.short:
             self.problems.append(
                 f"received {self.features_received} features of the {self.expected}"

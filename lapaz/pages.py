@@ -24,6 +24,8 @@ class PermitPage:
     refused: bool = False
     # section key prefix (`gral__`, ...) -> rows; a row is its label cells then its value
     sections: dict[str, list[list[str]]] = field(default_factory=dict)
+    # The text of every heading (h1 ... h6) the page has: what a changed layout shows.
+    headings: list[str] = field(default_factory=list)
 
 
 def section_prefix(heading: str) -> str | None:
@@ -78,7 +80,10 @@ def parse_permit_page(html: str | bytes) -> PermitPage:
     if document is None:
         return page
     for heading in document.iter(*HEADINGS):
-        prefix = section_prefix(cell_text(heading))
+        text = cell_text(heading)
+        if text:
+            page.headings.append(text)
+        prefix = section_prefix(text)
         if prefix is None or prefix in page.sections:
             continue
         table = _table_after(heading)

@@ -4,6 +4,8 @@ Every value here can be overridden for one run with `scrapy crawl tramites -s NA
 Where a value differs from Scrapy's default, the comment gives Scrapy's.
 """
 
+import os
+
 BOT_NAME = "lapaz"
 SPIDER_MODULES = ["lapaz.spiders"]
 NEWSPIDER_MODULE = "lapaz.spiders"
@@ -129,11 +131,61 @@ EXTENSIONS = {
     # turns itself off: bars on a terminal, log lines elsewhere.
     "lapaz.progress.ProgressBars": 400,
     "lapaz.progress.ProgressLog": 410,
+    # Before the summary, which reports the monitors' results.
+    "lapaz.monitors.HarvestSpidermon": 450,
     "lapaz.extensions.CrawlSummary": 500,
 }
 # Progress: bars on a terminal, else a log line every LAPAZ_PROGRESS_INTERVAL seconds.
 LAPAZ_PROGRESS = True
 LAPAZ_PROGRESS_INTERVAL = 30
+
+# --- When the site changes (lapaz/drift.py) ---------------------------------------------
+# Pages answered with HTTP 200 that are neither permit pages (no section found) nor the
+# refusal page: the crawl stops asking for pages after LAPAZ_DRIFT_RUN of them in a row,
+# or when more than LAPAZ_DRIFT_SHARE of the last LAPAZ_DRIFT_WINDOW answers are such.
+LAPAZ_DRIFT_RUN = 20
+LAPAZ_DRIFT_WINDOW = 50
+LAPAZ_DRIFT_SHARE = 0.5
+
+# --- Monitors (Spidermon, lapaz/monitors.py), run when the spider closes ----------------
+# A failed monitor makes the exit status non-zero and is named in the closing summary.
+SPIDERMON_ENABLED = True
+SPIDERMON_SPIDER_CLOSE_MONITORS = ["lapaz.monitors.HarvestMonitorSuite"]
+LAPAZ_MONITOR_FINISH_REASONS = ["finished"]
+# Shares of the permit pages asked in this run (ok + refused + without data + failed).
+LAPAZ_MONITOR_MIN_OK_SHARE = 0.8
+LAPAZ_MONITOR_MAX_REFUSED_SHARE = 0.15
+LAPAZ_MONITOR_MAX_FAILED_SHARE = 0.05
+LAPAZ_MONITOR_MAX_NO_DATA_SHARE = 0.05
+# Keys every permit page with data has; each must be on this share of them.
+LAPAZ_MONITOR_PAGE_KEYS = [
+    "gral__codigo_catastral",
+    "gral__fecha_aprobacion",
+    "gral__zona_referencial",
+    "par__superficie_construida",
+]
+LAPAZ_MONITOR_MIN_KEY_COVERAGE = 0.9
+# Being told when a monitor fails (cron, Scrapyd): Spidermon's Telegram, Slack and e-mail
+# actions, each used once its first setting below is set (here, with -s, or in the
+# environment); nothing is sent otherwise, and nothing fails when they are unset.
+# Telegram needs `jinja2` installed, Slack `slack-sdk` and `jinja2`, e-mail `premailer`.
+LAPAZ_NOTIFY_SETTINGS = [
+    "SPIDERMON_TELEGRAM_SENDER_TOKEN",
+    "SPIDERMON_TELEGRAM_RECIPIENTS",
+    "SPIDERMON_SLACK_SENDER_TOKEN",
+    "SPIDERMON_SLACK_SENDER_NAME",
+    "SPIDERMON_SLACK_RECIPIENTS",
+    "SPIDERMON_EMAIL_TO",
+    "SPIDERMON_EMAIL_SENDER",
+    "SPIDERMON_EMAIL_SUBJECT",
+    "SPIDERMON_SMTP_HOST",
+    "SPIDERMON_SMTP_PORT",
+    "SPIDERMON_SMTP_USER",
+    "SPIDERMON_SMTP_PASSWORD",
+    "SPIDERMON_SMTP_ENFORCE_TLS",
+]
+# Secrets come from the environment only when set there: an unset one stays unset.
+globals().update({name: os.environ[name] for name in LAPAZ_NOTIFY_SETTINGS if name in os.environ})
 
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = "INFO"  # default: DEBUG

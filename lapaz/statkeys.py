@@ -20,6 +20,10 @@ PAGES_REFRESHED = "lapaz/detalles/refreshed"
 PAGES_NOT_REQUESTABLE = "lapaz/detalles/not_requestable"
 # lapaz/detalles/<outcome>: ok, rechazada, sin_secciones, failed
 PAGES_OUTCOME_PREFIX = "lapaz/detalles/"
+# lapaz/detalles/keys/<key>: pages with data that have this key (LAPAZ_MONITOR_PAGE_KEYS)
+PAGES_KEY_PREFIX = "lapaz/detalles/keys/"
+# Pages without sections asked once more (at most once each, see lapaz.drift).
+PAGES_DRIFT_RETRIES = "lapaz/detalles/retried_without_sections"
 
 TRAMITES_NEW = "lapaz/tramites/new"
 # lapaz/<tramites|detalles>/duplicates_dropped
@@ -27,4 +31,6 @@ DUPLICATES_DROPPED = "lapaz/{kind}/duplicates_dropped"
 
 RETRIES_WAITED_SECONDS = "lapaz/retries/waited_seconds"
 HARVEST_COMPLETE = "lapaz/harvest_complete"
+LAYER_CHANGED = "lapaz/wfs/layer_changed"
+MONITORS_FAILED = "lapaz/monitors/failed"
 SUMMARY = "lapaz/summary"

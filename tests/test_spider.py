@@ -105,7 +105,11 @@ def test_paging_without_a_total_stops_when_the_server_repeats_itself(make_spider
 
 def test_features_without_an_id_are_all_counted(make_spider):
     spider = make_spider()
-    anonymous = [{"type": "Feature", "geometry": None, "properties": {"resultado": "X"}}] * 3
+    # The properties the crawl needs are there (null), or the layer guard would stop.
+    properties = dict.fromkeys(["codigoCatastral", "NumeroTramite", "fechaRegistro"])
+    anonymous = [
+        {"type": "Feature", "geometry": None, "properties": {**properties, "resultado": "X"}}
+    ] * 3
     response = wfs_response(spider, PageRequest(0, 10), anonymous, numberMatched=3)
     list(spider.parse_wfs_page(response, **response.request.cb_kwargs))
     assert spider.harvest.features_received == 3

@@ -8,6 +8,7 @@ the server is Scrapy's per-domain limit; retries wait in the scheduler (lapaz.sc
 """
 
 from collections import deque
+from datetime import datetime
 from pathlib import Path
 
 import scrapy
@@ -17,8 +18,9 @@ from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import TextResponse
 
 from lapaz import statkeys
-from lapaz.archive import provenance, tramite_provenance
+from lapaz.archive import provenance, request_provenance, tramite_provenance
 from lapaz.arguments import CrawlArguments
+from lapaz.drift import PageDriftGuard, drift_line, layer_problem
 from lapaz.failures import failure_reason, unreachable_message
 from lapaz.harvest import Harvest
 from lapaz.history import needs_new_page
@@ -44,6 +46,9 @@ INCOMPLETE_REASON = "wfs_incomplete"
 PAGES_STOPPED_REASON = "pages_stopped"
 # The provenance of a page record for which no request was made.
 NEVER_ASKED = dict.fromkeys(PROVENANCE_FIELDS)
+LAYER_CHANGED_REASON = "layer_changed"
+# Under the data directory: a page of a changed layout, kept for a person to look at.
+SAMPLES_DIR = "muestras"
 # Paging requests go before permit pages: the total and the permits come from them.
 WFS_PRIORITY = 10
 # A big page is slow to build; that says nothing of the pace pages can take.
@@ -95,6 +100,7 @@ class TramitesSpider(scrapy.Spider):
         spider.ask_count = settings.getbool("LAPAZ_WFS_HITS")
         spider.count_timeout = settings.getfloat("LAPAZ_WFS_HITS_TIMEOUT")
         spider.page_batch = settings.getint("CONCURRENT_REQUESTS")
+        spider.set_up_guards(settings)
         crawler.signals.connect(spider.hand_pages, signal=signals.scheduler_empty)
         crawler.signals.connect(spider.check_harvest, signal=signals.spider_idle)
         # A harvest that leaves features out is no snapshot of the layer (lapaz.history).
@@ -172,6 +178,7 @@ class TramitesSpider(scrapy.Spider):
         except WfsError as error:
             yield from self._wfs_page_broken(response.request, page, query, error)
             return
+        self.check_layer(content.features)
         self.harvest.count(statkeys.WFS_PAGES)
         if content.number_matched is not None:
             self._note_number_matched(content.number_matched)
@@ -322,10 +329,13 @@ class TramitesSpider(scrapy.Spider):
 
         Once page requests are stopped, the queued permits get their records instead.
         """
+        released = self.release_deferred_retries()
+        if released:
+            return released
         if self.harvest.pages_stopped is not None:
             if not self.pending_pages:
                 return 0
-            self.crawler.engine.crawl(self._not_requested_request())
+            self.crawler.engine.crawl(_records_request(self.not_requested_records))
             return 1
         handed = 0
         while self.pending_pages and handed < self.page_batch:
@@ -343,16 +353,6 @@ class TramitesSpider(scrapy.Spider):
             return
         self.harvest.pages_stopped = reason
         self.logger.error(reason)
-
-    def _not_requested_request(self) -> scrapy.Request:
-        # A data: URL is answered by Scrapy itself, without the network: its callback is
-        # where the records of the pages not asked for are yielded, through the pipelines.
-        return scrapy.Request(
-            "data:,",
-            callback=self.not_requested_records,
-            dont_filter=True,
-            meta={"dont_obey_robotstxt": True},
-        )
 
     def not_requested_records(self, response):
         while self.pending_pages:
@@ -374,16 +374,27 @@ class TramitesSpider(scrapy.Spider):
     def parse_detalle(self, response, permit: dict):
         body = response.text if isinstance(response, TextResponse) else response.body
         try:
-            fields = page_fields(parse_permit_page(body))
+            page = parse_permit_page(body)
+            fields = page_fields(page)
         except Exception as error:  # a page nobody foresaw still leaves its record, with why
             unreadable = {"error": f"{type(error).__name__}: {error}"}
             yield self._page_done(permit, unreadable, provenance(response))
             return
-        if fields["error"] == ERROR_NO_SECTIONS:
-            # A page without its tables is more often a hiccup of the server than the truth.
-            retry = get_retry_request(response.request, spider=self, reason="page without data")
+        drifted = fields["error"] == ERROR_NO_SECTIONS
+        self.watch_layout(drifted, page.headings, response.body)
+        if drifted and self.harvest.pages_stopped is None:
+            # A page without its tables may be a hiccup of the server: asked once more,
+            # never five times (a changed site would get six requests a page).
+            retry = get_retry_request(
+                response.request, spider=self, reason="page without data", max_retry_times=1
+            )
             if retry is not None:
-                yield retry
+                if self.drift.may_retry():
+                    self.harvest.count(statkeys.PAGES_DRIFT_RETRIES)
+                    yield retry
+                else:
+                    # Not yet: once the guard is sure the site has not changed, or at the end.
+                    self.deferred_retries.append(retry)
                 return
         yield self._page_done(permit, fields, provenance(response))
 
@@ -408,7 +419,85 @@ class TramitesSpider(scrapy.Spider):
         known = (None, ERROR_REFUSED, ERROR_NO_SECTIONS, ERROR_NOT_REQUESTED)
         outcome = error if error in known else "failed"
         self.harvest.count(statkeys.PAGES_OUTCOME_PREFIX + (outcome or "ok"))
+        if outcome is None:
+            self.count_page_keys(fields)
         return _detalle(permit, fields, origin)
+
+    # Guarding against a changed site (lapaz.drift) and counting for the monitors
+
+    def set_up_guards(self, settings) -> None:
+        self.drift = PageDriftGuard(
+            run=settings.getint("LAPAZ_DRIFT_RUN"),
+            window=settings.getint("LAPAZ_DRIFT_WINDOW"),
+            share=settings.getfloat("LAPAZ_DRIFT_SHARE"),
+        )
+        self.drift_sample: tuple[list[str], bytes] | None = None
+        # Pages without sections to ask once more when the guard is sure (see parse_detalle).
+        self.deferred_retries: list[scrapy.Request] = []
+        self.samples_dir = Path(settings["LAPAZ_DATA_DIR"]) / SAMPLES_DIR
+        self.page_keys = settings.getlist("LAPAZ_MONITOR_PAGE_KEYS")
+
+    def check_layer(self, features: list[dict]) -> None:
+        """Stop the crawl when a WFS page's properties are not those of the layer we know."""
+        problem = layer_problem(features)
+        if problem is None:
+            return
+        self.harvest.layer_changed = problem
+        self.harvest.stats.set_value(statkeys.LAYER_CHANGED, problem)
+        self.logger.error(problem)
+        raise CloseSpider(LAYER_CHANGED_REASON)
+
+    def watch_layout(self, drifted: bool, headings: list[str], body: bytes) -> None:
+        """Feed the drift guard a page answered with HTTP 200; stop asking when it says so."""
+        if self.harvest.pages_stopped is not None:
+            return
+        if drifted:
+            self.drift_sample = (headings, body)
+        self.drift.feed(drifted)
+        if self.drift.should_stop:
+            headings, body = self.drift_sample
+            sample = self.save_sample(body)
+            self.stop_pages(drift_line(self.drift.describe(), headings, sample))
+
+    def release_deferred_retries(self) -> int:
+        """Hand the engine the deferred retries once the guard is sure the site has not
+        changed, or no other page is left; when pages are stopped, their records instead."""
+        if not self.deferred_retries:
+            return 0
+        if self.harvest.pages_stopped is not None:
+            self.crawler.engine.crawl(_records_request(self.deferred_records))
+            return 1
+        if self.pending_pages and not self.drift.settled:
+            return 0
+        released, self.deferred_retries = self.deferred_retries, []
+        for request in released:
+            self.harvest.count(statkeys.PAGES_DRIFT_RETRIES)
+            self.crawler.engine.crawl(request)
+        return len(released)
+
+    def deferred_records(self, response):
+        """The pages whose retry never went: they were answered without sections."""
+        while self.deferred_retries:
+            request = self.deferred_retries.pop()
+            permit = request.cb_kwargs["permit"]
+            yield self._page_done(permit, {"error": ERROR_NO_SECTIONS}, request_provenance(request))
+
+    def save_sample(self, body: bytes) -> str | None:
+        """Keep a page of the changed layout; its path, or None when it cannot be written."""
+        moment = datetime.now().strftime("%Y%m%dT%H%M%S")
+        path = self.samples_dir / f"pagina-sin-secciones-{moment}.html"
+        try:
+            self.samples_dir.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(body)
+        except OSError as error:
+            self.logger.warning("Could not keep a sample page in %s: %s", path, error)
+            return None
+        return str(path)
+
+    def count_page_keys(self, fields: dict) -> None:
+        for key in self.page_keys:
+            if fields.get(key):
+                self.harvest.count(statkeys.PAGES_KEY_PREFIX + key)
 
     # The end
 
@@ -437,6 +526,17 @@ class TramitesSpider(scrapy.Spider):
             raise CloseSpider(INCOMPLETE_REASON)
         if harvest.pages_stopped is not None:
             raise CloseSpider(PAGES_STOPPED_REASON)
+
+
+def _records_request(callback) -> scrapy.Request:
+    """A request for yielding records outside an answer's callback (pages not asked for).
+
+    A data: URL is answered by Scrapy itself, without the network; its callback yields
+    the records through the pipelines like any other.
+    """
+    return scrapy.Request(
+        "data:,", callback=callback, dont_filter=True, meta={"dont_obey_robotstxt": True}
+    )
 
 
 def _detalle(permit: dict, fields: dict, origin: dict) -> DetalleItem:

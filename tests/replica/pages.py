@@ -133,11 +133,32 @@ def _heading(text: str, rng: random.Random) -> str:
     return f"<h5>{escape(text)}</h5>"
 
 
-def render_permit_page(feature: dict, *, invalid_utf8: bool = False) -> bytes:
-    """The permit page of an approved feature, UTF-8 encoded.
+# Page layouts: the template we know, and a redesign that lists each section's rows as a
+# `dl` under a `div` title (no h5, no table): what a parser of the old layout cannot read.
+LAYOUT_TABLES = "tables"
+LAYOUT_DIVS = "divs"
+LAYOUTS = (LAYOUT_TABLES, LAYOUT_DIVS)
+
+
+def _div_section(title: str, rows: list[list[str]]) -> str:
+    entries = "\n      ".join(
+        f"<dt>{escape(' '.join(labels))}</dt><dd>{escape(value)}</dd>" for *labels, value in rows
+    )
+    return (
+        f'  <div class="seccion">\n    <div class="seccion-titulo">{escape(title)}</div>\n'
+        f'    <dl class="row">\n      {entries}\n    </dl>\n  </div>'
+    )
+
+
+def render_permit_page(
+    feature: dict, *, invalid_utf8: bool = False, layout: str = LAYOUT_TABLES
+) -> bytes:
+    """The permit page of an approved feature, UTF-8 encoded, in one of LAYOUTS.
 
     With `invalid_utf8`, one value ("Zona Referencial") carries a byte that is not UTF-8.
     """
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown page layout {layout!r}; use one of {LAYOUTS}")
     properties = feature["properties"]
     rng = random.Random(properties["idPCTramite"] * 7_368_787 + 5)
     style = rng.randrange(len(HEADING_STYLES))
@@ -153,7 +174,9 @@ def render_permit_page(feature: dict, *, invalid_utf8: bool = False) -> bytes:
             if row[0] == "Zona Referencial":
                 row[-1] += _INVALID_BYTE_MARK
     blocks = [
-        f'  <div class="seccion mb-3">\n    {_heading(headings[name], rng)}\n    '
+        _div_section(headings[name], rows)
+        if layout == LAYOUT_DIVS
+        else f'  <div class="seccion mb-3">\n    {_heading(headings[name], rng)}\n    '
         f"{_table(rows, rng, unit_gap=unit_gap, indented=indented)}\n  </div>"
         for name, rows in sections.items()
     ]

@@ -33,7 +33,7 @@ from tests.replica.faults import (
     ReplyFactory,
     unit_interval,
 )
-from tests.replica.pages import error_page, refusal_page, render_permit_page
+from tests.replica.pages import LAYOUT_TABLES, error_page, refusal_page, render_permit_page
 
 WFS_PATH = "/geoserver/sit/ows"
 DETALLE_PATH = "/situtiles/pc/"
@@ -73,6 +73,13 @@ class ReplicaConfig:
     # answered as a page would be ("ignored": an error without outputFormat).
     hits_format: str = "json"
     faults: list[Fault] = field(default_factory=list)
+    # A redesigned site: permit pages in this layout (pages.LAYOUTS), for a stable share
+    # of the permits (1.0: every page).
+    page_layout: str = LAYOUT_TABLES
+    page_layout_share: float = 1.0
+    # A layer whose properties were renamed (a GeoServer upgrade, a new view): served
+    # name -> new name. Filters and sortBy still take the old names.
+    property_renames: dict[str, str] = field(default_factory=dict)
 
 
 class ReplicaStats:
@@ -432,6 +439,13 @@ class ReplicaServer:
         """Whether the site refuses this approved permit's page anyway (a stable ~3%)."""
         return unit_interval(self.config.seed, "refused", identifier) < self.config.refused_fraction
 
+    def page_layout(self, identifier: str) -> str:
+        """The layout the page of `identifier` is served in (a stable choice per page)."""
+        config = self.config
+        if unit_interval(config.seed, "layout", identifier) < config.page_layout_share:
+            return config.page_layout
+        return LAYOUT_TABLES
+
     def served_page_feature(self, identifier: str) -> dict | None:
         """The feature whose page `identifier` gets, or None when it gets the refusal page."""
         try:
@@ -460,9 +474,10 @@ class ReplicaServer:
         self.stats.count_target("page", identifier)
         feature = self.served_page_feature(identifier)
         delay = self.config.latency
+        layout = self.page_layout(identifier)
 
         def normal() -> Reply:
-            body = refusal_page() if feature is None else render_permit_page(feature)
+            body = refusal_page() if feature is None else render_permit_page(feature, layout=layout)
             return Reply(200, HTML, body, delay=delay)
 
         def corrupted() -> Reply:
@@ -520,6 +535,8 @@ class ReplicaServer:
         if config.page_cap is not None:
             limit = min(limit, config.page_cap)
         page = [features[p] for p in positions[request.start_index : request.start_index + limit]]
+        if config.property_renames:
+            page = [_renamed(feature, config.property_renames) for feature in page]
         reshaped = config.all_strings or config.empty_string_nulls or config.omit_null_properties
         if reshaped or config.lat_lon_order:
             page = [
@@ -560,3 +577,8 @@ class ReplicaServer:
             selections.clear()
         selections[cache_key] = positions
         return positions
+
+
+def _renamed(feature: dict, renames: dict[str, str]) -> dict:
+    properties = {renames.get(name, name): value for name, value in feature["properties"].items()}
+    return {**feature, "properties": properties}
