@@ -48,6 +48,17 @@ class Harvest:
             and not self.monitor_failures
         )
 
+    def verdict(self, finish_reason: str) -> str | None:
+        """The one line a failed run ends on (None for a run that succeeded)."""
+        if not self.complete:
+            problems = self.problems or [f"the crawl ended early ({finish_reason})"]
+            return "The WFS harvest is incomplete: " + "; ".join(problems)
+        if self.pages_stopped is not None:
+            return self.pages_stopped
+        if self.monitor_failures:
+            return "The harvest's checks failed: " + "; ".join(self.monitor_failures)
+        return None
+
     @property
     def stats(self):
         return self.crawler.stats

@@ -159,11 +159,17 @@ class DataStore:
             os.replace(partial, self.data_dir / TRAMITES_FILE)
             if self.keeps_history:
                 history.record_harvest(self.data_dir, datetime.now(UTC))
-        elif partial.exists():
+        elif partial.exists() and (self.data_dir / TRAMITES_FILE).exists():
             logger.warning(
                 "The harvest is incomplete: %s keeps the last complete one, and this run's"
                 " features are in %s",
                 TRAMITES_FILE,
+                partial,
+            )
+        elif partial.exists():
+            logger.warning(
+                "The harvest is incomplete and there is no complete one yet: this run's"
+                " features are in %s (postprocess.merge --parcial merges them)",
                 partial,
             )
         if self._lock is not None:

@@ -7,10 +7,9 @@ from xml.etree import ElementTree
 import pytest
 
 from lapaz.schema import TRAMITE_FIELDS
+from lapaz.spiders.tramites import TramitesSpider
 from tests.crawl import run_crawl
 from tests.replica import ReplicaConfig, ReplicaServer
-
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
@@ -26,29 +25,33 @@ def last_line(log: str) -> str:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"macrodistrito": "norte"}, "error: -a macrodistrito='norte' is not a macro-district"),
-        ({"desde": "01/02/2020"}, "error: -a desde='01/02/2020': expected a date as YYYY-MM-DD"),
-        ({"limite": "diez"}, "error: -a limite='diez': expected a whole number"),
-        ({"resultado": ","}, "error: -a resultado: give one or more values"),
-        ({"refresco": "todo"}, "error: -a refresco='todo': the only value is 'completo'"),
+        ({"macrodistrito": "norte"}, "-a macrodistrito='norte' is not a macro-district"),
+        ({"desde": "01/02/2020"}, "-a desde='01/02/2020': expected a date as YYYY-MM-DD"),
+        ({"limite": "diez"}, "-a limite='diez': expected a whole number"),
+        ({"resultado": ","}, "-a resultado: give one or more values"),
+        ({"refresco": "todo"}, "-a refresco='todo': the only value is 'completo'"),
+        ({"desde": "2021-01-01", "hasta": "2020-01-01"}, "-a desde=2021-01-01 is after"),
     ],
 )
-def test_an_unknown_argument_value(replica, tmp_path, arguments, message):
-    result = run_crawl(replica, tmp_path / "data", arguments=arguments)
+def test_a_wrong_argument_value_is_named(arguments, message):
+    with pytest.raises(ValueError, match=r"^-a ") as error:
+        TramitesSpider(**arguments)
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.e2e
+def test_a_wrong_argument_value_exits_1_on_one_line_before_any_request(replica, tmp_path):
+    before = replica.stats.snapshot()["requests"]
+    result = run_crawl(replica, tmp_path / "data", arguments={"limite": "diez"})
     assert result.returncode == 1
-    assert last_line(result.log).startswith(message)
+    assert last_line(result.log).startswith("error: -a limite='diez': expected a whole number")
+    assert "Traceback" not in result.log
+    assert replica.stats.snapshot()["requests"] == before
     assert not (tmp_path / "data").exists()
 
 
-def test_a_data_directory_that_cannot_be_written(replica, tmp_path):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("")
-    result = run_crawl(replica, blocker / "data")
-    assert result.returncode == 1
-    assert last_line(result.log).startswith(f"error: the data directory {blocker / 'data'}")
-    assert "is not writable" in last_line(result.log)
-
-
+@pytest.mark.e2e
 def test_a_wfs_url_answering_html_is_named_with_its_first_bytes(replica, tmp_path):
     result = run_crawl(replica, tmp_path / "data", RETRY_TIMES=1, LAPAZ_WFS_URL=replica.detalle_url)
     assert result.returncode == 1
@@ -56,6 +59,7 @@ def test_a_wfs_url_answering_html_is_named_with_its_first_bytes(replica, tmp_pat
     assert "The WFS harvest is incomplete" in result.log
 
 
+@pytest.mark.e2e
 def test_a_csv_feed_has_every_key_of_every_item(replica, tmp_path):
     feed = tmp_path / "tramites.csv"
     result = run_crawl(replica, tmp_path / "data", extra=("-O", str(feed)))
@@ -87,6 +91,7 @@ def read_feed(path):
     ]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("extension", ["json", "jsonl", "xml"])
 def test_other_feed_formats(replica, tmp_path, extension):
     feed = tmp_path / f"tramites.{extension}"

@@ -36,5 +36,11 @@ class Command(ScrapyCrawlCommand):
         if startup_errors or self.crawler_process.bootstrap_failed or harvest is None:
             self.exitcode = 1
             return
-        if crawler.stats.get_value("finish_reason") != FINISHED or not harvest.succeeded:
+        reason = crawler.stats.get_value("finish_reason")
+        if reason != FINISHED or not harvest.succeeded:
             self.exitcode = 1
+            # The last line on the screen, after the log: why the run failed.
+            print(
+                f"error: {harvest.verdict(reason) or f'the crawl ended early ({reason})'}",
+                file=sys.stderr,
+            )

@@ -246,8 +246,7 @@ class TramitesSpider(scrapy.Spider):
         if message is None:
             return False
         if message not in self.harvest.failed_wfs_pages:
-            self.harvest.fail_wfs_page(message)
-            self.logger.error("The WFS harvest cannot go on: %s", message)
+            self.harvest.fail_wfs_page(message)  # the line the run ends on
         return True
 
     def _record_wfs_failure(self, page: PageRequest, reason: str) -> None:

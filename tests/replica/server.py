@@ -73,6 +73,8 @@ class ReplicaConfig:
     # answered as a page would be ("ignored": an error without outputFormat).
     hits_format: str = "json"
     faults: list[Fault] = field(default_factory=list)
+    # What /robots.txt answers; None: no robots.txt (404), as the real site.
+    robots_txt: str | None = None
     # A redesigned site: permit pages in this layout (pages.LAYOUTS), for a stable share
     # of the permits (1.0: every page).
     page_layout: str = LAYOUT_TABLES
@@ -218,6 +220,8 @@ class _Handler(BaseHTTPRequestHandler):
             kind, answer = "wfs", replica.answer_wfs
         elif url.path in (DETALLE_PATH, DETALLE_PATH.rstrip("/")):
             kind, answer = "page", replica.answer_page
+        elif url.path == "/robots.txt" and replica.config.robots_txt is not None:
+            kind, answer = "other", replica.answer_robots
         else:
             kind, answer = "other", None
         with replica.stats.request(kind, user_agent, url.query) as served:
@@ -487,6 +491,9 @@ class ReplicaServer:
             return Reply(200, HTML, render_permit_page(feature, invalid_utf8=True), delay=delay)
 
         return self._with_faults("page", identifier, normal, corrupted)
+
+    def answer_robots(self, query: str) -> Reply:
+        return Reply(200, "text/plain; charset=utf-8", self.config.robots_txt.encode())
 
     def answer_wfs(self, query: str) -> Reply:
         params = {name.lower(): value for name, value in parse_qsl(query, keep_blank_values=True)}
