@@ -2,7 +2,7 @@
 
 import base64
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 CODIGO_CATASTRAL_DIGITS = 15
 _NON_DIGIT = re.compile(r"\D")
@@ -60,6 +60,21 @@ def registration_year(fecha_registro: object) -> int | None:
     """The year of an ISO-8601 registration date, or None when there is none."""
     moment = parse_timestamp(fecha_registro)
     return moment.year if moment else None
+
+
+# La Paz is UTC-4 all year (no daylight saving).
+LA_PAZ_OFFSET = timedelta(hours=-4)
+
+
+def la_paz_year(fecha_registro: object) -> int | None:
+    """The year of the registration in La Paz's time: unlike the UTC year for the four
+    hours after New Year's midnight UTC. A date without a time gives its own year."""
+    moment = parse_timestamp(fecha_registro)
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.year
+    return (moment.astimezone(UTC) + LA_PAZ_OFFSET).year
 
 
 def permit_identifier(codigo_catastral: str, numero_tramite: int, anio: int) -> str:

@@ -8,7 +8,7 @@ same: all of TRAMITE_FIELDS, whole numbers as int, codes as text with leading ze
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lapaz.identifiers import normalize_codigo_catastral, registration_year
+from lapaz.identifiers import la_paz_year, normalize_codigo_catastral, registration_year
 from lapaz.keys import snake_case
 from lapaz.schema import (
     FLOAT_FIELDS,
@@ -96,15 +96,20 @@ class Permit:
     numero_tramite: int | None
     anio: int | None
     resultado: str | None
+    # The registration year in La Paz's time, where it is not the UTC year `anio`.
+    anio_la_paz: int | None = None
 
 
 def permit_of(record: Mapping[str, object]) -> Permit:
     """What the crawl needs of a tramites record (see `tramite_record`) to follow it."""
     resultado = record.get("resultado")
+    anio = registration_year(record.get("fecha_registro"))
+    anio_la_paz = la_paz_year(record.get("fecha_registro"))
     return Permit(
         id_pc_tramite=as_int(record.get("id_pc_tramite")),
         codigo_catastral=record.get("codigo_catastral"),
         numero_tramite=as_int(record.get("numero_tramite")),
-        anio=registration_year(record.get("fecha_registro")),
+        anio=anio,
         resultado=resultado.strip().upper() if isinstance(resultado, str) else None,
+        anio_la_paz=anio_la_paz if anio_la_paz != anio else None,
     )

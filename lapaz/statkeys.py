@@ -18,6 +18,9 @@ PAGES_SKIPPED_DONE = "lapaz/detalles/skipped_done"
 # Pages asked again because their permit's record changed since the last harvest.
 PAGES_REFRESHED = "lapaz/detalles/refreshed"
 PAGES_NOT_REQUESTABLE = "lapaz/detalles/not_requestable"
+# Refused under the UTC year near New Year, asked under La Paz's year; and answered so.
+PAGES_LA_PAZ_YEAR_ASKED = "lapaz/detalles/la_paz_year_asked"
+PAGES_LA_PAZ_YEAR_ANSWERED = "lapaz/detalles/la_paz_year_answered"
 # lapaz/detalles/<outcome>: ok, rechazada, sin_secciones, failed
 PAGES_OUTCOME_PREFIX = "lapaz/detalles/"
 # lapaz/detalles/keys/<key>: pages with data that have this key (LAPAZ_MONITOR_PAGE_KEYS)

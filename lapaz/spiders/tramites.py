@@ -317,7 +317,8 @@ class TramitesSpider(scrapy.Spider):
         if stale:
             self.harvest.count(statkeys.PAGES_REFRESHED)
             store.replace_page(identificador, permit.id_pc_tramite)
-        if identificador in store.done_identifiers and not stale:
+        done = {identificador, self._la_paz_identifier(permit)} & store.done_identifiers
+        if done and not stale:
             self.harvest.count(statkeys.PAGES_SKIPPED_DONE)
         else:
             self.harvest.count(statkeys.PAGES_PLANNED)
@@ -360,17 +361,44 @@ class TramitesSpider(scrapy.Spider):
             record = _page_record(permit, identificador, url)
             yield self._page_done(record, {"error": ERROR_NOT_REQUESTED}, NEVER_ASKED)
 
-    def detalle_request(self, permit: Permit, identificador: str) -> scrapy.Request:
+    @staticmethod
+    def _la_paz_identifier(permit: Permit) -> str | None:
+        if permit.anio_la_paz is None:
+            return None
+        return permit_identifier(permit.codigo_catastral, permit.numero_tramite, permit.anio_la_paz)
+
+    def detalle_request(
+        self, permit: Permit, identificador: str, refused: tuple | None = None
+    ) -> scrapy.Request:
+        """The page's request; `refused`: (record, provenance) of the same permit's page
+        refused under the other year, kept unless this one answers."""
         url = f"{self.detalle_url}?{identificador}"
         return scrapy.Request(
             url,
             callback=self.parse_detalle,
             errback=self.detalle_failed,
-            cb_kwargs={"permit": _page_record(permit, identificador, url)},
+            cb_kwargs={
+                "permit": _page_record(permit, identificador, url),
+                "la_paz_year": None if refused else permit.anio_la_paz,
+                "refused": refused,
+            },
             dont_filter=True,
         )
 
-    def parse_detalle(self, response, permit: dict):
+    def _other_year(self, permit: dict, la_paz_year: int, origin: dict) -> scrapy.Request:
+        """Near New Year the site may file a permit under La Paz's year, not UTC's."""
+        self.harvest.count(statkeys.PAGES_LA_PAZ_YEAR_ASKED)
+        other = Permit(
+            permit["id_pc_tramite"],
+            permit["codigo_catastral"],
+            permit["numero_tramite"],
+            la_paz_year,
+            None,
+        )
+        identificador = permit_identifier(other.codigo_catastral, other.numero_tramite, la_paz_year)
+        return self.detalle_request(other, identificador, refused=(permit, origin))
+
+    def parse_detalle(self, response, permit: dict, la_paz_year=None, refused=None):
         body = response.text if isinstance(response, TextResponse) else response.body
         try:
             page = parse_permit_page(body)
@@ -395,6 +423,16 @@ class TramitesSpider(scrapy.Spider):
                     # Not yet: once the guard is sure the site has not changed, or at the end.
                     self.deferred_retries.append(retry)
                 return
+        if fields["error"] == ERROR_REFUSED and la_paz_year is not None:
+            yield self._other_year(permit, la_paz_year, provenance(response))
+            return
+        if fields["error"] == ERROR_REFUSED and refused is not None:
+            # Refused under both years: the record of the first, the UTC year's.
+            first, first_origin = refused
+            yield self._page_done(first, {"error": ERROR_REFUSED}, first_origin)
+            return
+        if refused is not None:
+            self.harvest.count(statkeys.PAGES_LA_PAZ_YEAR_ANSWERED)
         yield self._page_done(permit, fields, provenance(response))
 
     def detalle_failed(self, failure):

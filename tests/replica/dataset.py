@@ -311,17 +311,22 @@ def extend_features(existing: list[dict], count: int, seed: int = DEFAULT_SEED) 
     )
 
 
-def page_identifier(feature: dict) -> str | None:
+def page_identifier(feature: dict, year_clock: str = "utc") -> str | None:
     """The permit page's identifier, or None when the code or the date is missing.
 
     Computed here the plain way, as the site does, not with the crawler's code: a bug
-    there must show as pages the replica does not know.
+    there must show as pages the replica does not know. year_clock: the year of
+    fechaRegistro as written (UTC), or in La Paz's time ("la_paz", UTC-4).
     """
     properties = feature["properties"]
     registered = properties["fechaRegistro"]
     if not properties["codigoCatastral"] or not registered:
         return None
-    plain = f"{properties['codigoCatastral']}|{properties['NumeroTramite']}|{registered[:4]}"
+    year = registered[:4]
+    if year_clock == "la_paz":
+        moment = datetime.fromisoformat(registered.replace("Z", "+00:00"))
+        year = str((moment - timedelta(hours=4)).year)
+    plain = f"{properties['codigoCatastral']}|{properties['NumeroTramite']}|{year}"
     return base64.b64encode(plain.encode("utf-8")).decode("ascii")
 
 

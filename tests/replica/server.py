@@ -73,6 +73,9 @@ class ReplicaConfig:
     # answered as a page would be ("ignored": an error without outputFormat).
     hits_format: str = "json"
     faults: list[Fault] = field(default_factory=list)
+    # The year in a page's identifier: fechaRegistro's as written ("utc", what the original
+    # notebook used) or La Paz's (UTC-4), which differ for four hours a year.
+    year_clock: str = "utc"
     # What /robots.txt answers; None: no robots.txt (404), as the real site.
     robots_txt: str | None = None
     # A redesigned site: permit pages in this layout (pages.LAYOUTS), for a stable share
@@ -429,11 +432,10 @@ class ReplicaServer:
         self._dataset = self._index(self._dataset.version + 1, features)
         self._selections = {}
 
-    @staticmethod
-    def _index(version: int, features: list[dict]) -> _Dataset:
+    def _index(self, version: int, features: list[dict]) -> _Dataset:
         pages = {}
         for feature in features:
-            identifier = page_identifier(feature)
+            identifier = page_identifier(feature, self.config.year_clock)
             if feature["properties"]["resultado"] == APROBADO and identifier is not None:
                 pages[identifier_key(identifier)] = feature
         names = frozenset(features[0]["properties"]) if features else frozenset()
