@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from scrapy.utils.test import get_crawler
 
 from lapaz.history import (
     CHANGES_FILE,
@@ -19,9 +18,7 @@ from lapaz.history import (
     snapshots,
 )
 from lapaz.jsonl import read_jsonl
-from lapaz.spiders.tramites import TramitesSpider
 from lapaz.store import DataStore, keep_replaced_pages
-from tests.crawl import project_settings
 
 MONDAY = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
 TUESDAY = datetime(2026, 12, 8, 9, 30, 5, tzinfo=UTC)
@@ -229,7 +226,5 @@ def test_the_store_keeps_complete_harvests_of_the_whole_layer_only(tmp_path):
     ("arguments", "keeps"),
     [({}, True), ({"limite": "10"}, False), ({"desde": "2024-01-01"}, False)],
 )
-def test_a_harvest_that_leaves_features_out_is_no_snapshot(tmp_path, arguments, keeps):
-    crawler = get_crawler(TramitesSpider, project_settings(LAPAZ_DATA_DIR=str(tmp_path)))
-    spider = TramitesSpider.from_crawler(crawler, **arguments)
-    assert spider.harvest.store.keeps_history is keeps
+def test_a_harvest_that_leaves_features_out_is_no_snapshot(project_spider, arguments, keeps):
+    assert project_spider(arguments).harvest.store.keeps_history is keeps

@@ -6,12 +6,9 @@ import orjson
 import pytest
 from scrapy import Request
 from scrapy.http import HtmlResponse, TextResponse
-from scrapy.utils.test import get_crawler
 
 from lapaz.items import DetalleItem, TramiteItem
 from lapaz.paging import PageRequest
-from lapaz.spiders.tramites import TramitesSpider
-from tests.crawl import project_settings
 from tests.test_pages import saved
 
 SETTINGS = {
@@ -31,14 +28,11 @@ class EngineStandIn:
 
 
 @pytest.fixture
-def make_spider(tmp_path):
+def make_spider(project_spider):
     def make(**arguments):
-        settings = project_settings(**SETTINGS, LAPAZ_DATA_DIR=str(tmp_path / "data"))
-        crawler = get_crawler(TramitesSpider, settings)
-        crawler.spider = TramitesSpider.from_crawler(crawler, **arguments)
-        crawler._apply_settings()
-        crawler.engine = EngineStandIn()
-        return crawler.spider
+        spider = project_spider(arguments, **SETTINGS)
+        spider.crawler.engine = EngineStandIn()
+        return spider
 
     return make
 

@@ -11,15 +11,13 @@ from scrapy.exceptions import (
     DownloadTimeoutError,
 )
 from scrapy.http import Response
-from scrapy.utils.test import get_crawler
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
 from lapaz.backoff import retry_delay
 from lapaz.middlewares import BackoffRetryMiddleware, RandomUserAgentMiddleware
 from lapaz.scheduler import RETRY_AFTER_META, BackoffScheduler
-from lapaz.spiders.tramites import TramitesSpider
-from tests.crawl import project_settings, run_crawl
+from tests.crawl import run_crawl
 from tests.replica import Fault, ReplicaConfig, ReplicaServer
 
 # Browsers of the last few years; scrapy-fake-useragent's broken fallback gives MSIE 7
@@ -74,12 +72,8 @@ def test_user_agents_are_current_and_rotate_and_retries_happen(tmp_path):
     assert "Deprecat" not in result.log
 
 
-def project_crawler(data_dir, **settings):
-    return get_crawler(TramitesSpider, project_settings(LAPAZ_DATA_DIR=str(data_dir), **settings))
-
-
-def test_a_retried_request_gets_a_new_user_agent(tmp_path):
-    middleware = RandomUserAgentMiddleware.from_crawler(project_crawler(tmp_path))
+def test_a_retried_request_gets_a_new_user_agent(project_spider):
+    middleware = RandomUserAgentMiddleware.from_crawler(project_spider().crawler)
     first = Request("http://site.test/a")
     middleware.process_request(first)
     agent = first.headers["User-Agent"]
@@ -94,15 +88,18 @@ def test_a_retried_request_gets_a_new_user_agent(tmp_path):
     assert retry.headers["User-Agent"] != b"stale"
 
 
-def retry_middleware(data_dir) -> BackoffRetryMiddleware:
-    crawler = project_crawler(data_dir)
-    crawler.spider = crawler._create_spider()
-    crawler.stats.open_spider()
-    return BackoffRetryMiddleware.from_crawler(crawler)
+@pytest.fixture
+def retry_middleware(project_spider):
+    def build() -> BackoffRetryMiddleware:
+        crawler = project_spider().crawler
+        crawler.stats.open_spider()
+        return BackoffRetryMiddleware.from_crawler(crawler)
+
+    return build
 
 
-def test_a_retry_carries_the_servers_retry_after(tmp_path):
-    middleware = retry_middleware(tmp_path)
+def test_a_retry_carries_the_servers_retry_after(retry_middleware):
+    middleware = retry_middleware()
     throttled = Response("http://site.test/a", status=429, headers={"Retry-After": "7"})
     retry = middleware.process_response(Request("http://site.test/a"), throttled)
     assert isinstance(retry, Request)
@@ -110,8 +107,8 @@ def test_a_retry_carries_the_servers_retry_after(tmp_path):
     assert retry.meta[RETRY_AFTER_META] == b"7"
 
 
-def test_robots_txt_is_asked_once(tmp_path):
-    middleware = retry_middleware(tmp_path)
+def test_robots_txt_is_asked_once(retry_middleware):
+    middleware = retry_middleware()
     robots = Request("http://site.test/robots.txt", meta={"dont_obey_robotstxt": True})
     failing = Response(robots.url, status=503)
     assert middleware.process_response(robots, failing) is failing
@@ -120,13 +117,13 @@ def test_robots_txt_is_asked_once(tmp_path):
 @pytest.mark.parametrize(
     "error", [CannotResolveHostError("site.test"), DownloadConnectionRefusedError("refused")]
 )
-def test_a_host_that_cannot_be_reached_is_not_retried(tmp_path, error):
-    middleware = retry_middleware(tmp_path)
+def test_a_host_that_cannot_be_reached_is_not_retried(retry_middleware, error):
+    middleware = retry_middleware()
     assert middleware.process_exception(Request("http://site.test/a"), error) is None
 
 
-def test_a_timeout_is_retried(tmp_path):
-    retry = retry_middleware(tmp_path).process_exception(
+def test_a_timeout_is_retried(retry_middleware):
+    retry = retry_middleware().process_exception(
         Request("http://site.test/a"), DownloadTimeoutError("slow")
     )
     assert isinstance(retry, Request)
@@ -150,16 +147,15 @@ async def wait_until(condition, timeout: float = 5.0) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_retried_request_waits_its_backoff_in_the_scheduler_not_in_the_queue(tmp_path):
-    crawler = project_crawler(
-        tmp_path,
+async def test_a_retried_request_waits_its_backoff_in_the_scheduler_not_in_the_queue(
+    project_spider,
+):
+    crawler = project_spider(
         LAPAZ_RETRY_BACKOFF_BASE=0.2,
         LAPAZ_RETRY_BACKOFF_MAX=60.0,
         # The downloader-aware queue asks the engine for its downloader: none here.
         SCHEDULER_PRIORITY_QUEUE="scrapy.pqueues.ScrapyPriorityQueue",
-    )
-    crawler.spider = crawler._create_spider()
-    crawler._apply_settings()
+    ).crawler
     crawler.stats.open_spider()
     crawler.engine = EngineStandIn()
     scheduler = BackoffScheduler.from_crawler(crawler)

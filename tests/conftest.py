@@ -1,0 +1,26 @@
+"""Fixtures shared by the test modules."""
+
+import pytest
+from scrapy.utils.test import get_crawler
+
+from lapaz.spiders.tramites import TramitesSpider
+from tests.crawl import project_settings
+
+
+@pytest.fixture
+def project_spider(tmp_path):
+    """Builds the tramites spider as a crawl does (its data folder under tmp_path) and
+    closes the data folder it opened at the end of the test."""
+    spiders = []
+
+    def build(arguments: dict | None = None, **settings) -> TramitesSpider:
+        settings = {"LAPAZ_DATA_DIR": str(tmp_path / "data"), **settings}
+        crawler = get_crawler(TramitesSpider, project_settings(**settings))
+        crawler.spider = TramitesSpider.from_crawler(crawler, **(arguments or {}))
+        crawler._apply_settings()
+        spiders.append(crawler.spider)
+        return crawler.spider
+
+    yield build
+    for spider in spiders:
+        spider.harvest.store.close(harvest_complete=False)
