@@ -25,6 +25,8 @@ TRAMITES_FILE = "tramites.jsonl"
 # Where a run writes its features; it becomes TRAMITES_FILE when the harvest is complete.
 TRAMITES_PARTIAL_FILE = "tramites.jsonl.partial"
 DETALLES_FILE = "detalles.jsonl"
+# A page of a changed layout, kept for a person to look at (see lapaz.drift).
+SAMPLES_DIR = "muestras"
 # Held while a crawl writes, so that two crawls never write the same files.
 LOCK_FILE = ".lock"
 
@@ -132,6 +134,19 @@ class DataStore:
         duplicate, and at close it replaces the old one."""
         self._written["detalles"].discard(identificador)
         self._replaced_pages.add(permit)
+
+    def keep_sample(self, body: bytes) -> str | None:
+        """Keep a page that no longer looks like a permit page; its path, or None when it
+        cannot be written (said in the log: the crawl goes on)."""
+        moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = self.data_dir / SAMPLES_DIR / f"pagina-sin-secciones-{moment}.html"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(body)
+        except OSError as error:
+            logger.warning("Could not keep a sample page in %s: %s", path, error)
+            return None
+        return str(path)
 
     def is_duplicate(self, kind: str, record: dict) -> bool:
         key = record_key(kind, record)

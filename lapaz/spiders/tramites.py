@@ -8,7 +8,6 @@ the server is Scrapy's per-domain limit; retries wait in the scheduler (lapaz.sc
 """
 
 from collections import deque
-from datetime import datetime
 from pathlib import Path
 
 import scrapy
@@ -47,8 +46,6 @@ PAGES_STOPPED_REASON = "pages_stopped"
 # The provenance of a page record for which no request was made.
 NEVER_ASKED = dict.fromkeys(PROVENANCE_FIELDS)
 LAYER_CHANGED_REASON = "layer_changed"
-# Under the data directory: a page of a changed layout, kept for a person to look at.
-SAMPLES_DIR = "muestras"
 # Paging requests go before permit pages: the total and the permits come from them.
 WFS_PRIORITY = 10
 # A big page is slow to build; that says nothing of the pace pages can take.
@@ -471,7 +468,6 @@ class TramitesSpider(scrapy.Spider):
         self.drift_sample: tuple[list[str], bytes] | None = None
         # Pages without sections to ask once more when the guard is sure (see parse_detalle).
         self.deferred_retries: list[scrapy.Request] = []
-        self.samples_dir = Path(settings["LAPAZ_DATA_DIR"]) / SAMPLES_DIR
         self.page_keys = settings.getlist("LAPAZ_MONITOR_PAGE_KEYS")
 
     def check_layer(self, features: list[dict]) -> None:
@@ -493,7 +489,7 @@ class TramitesSpider(scrapy.Spider):
         self.drift.feed(drifted)
         if self.drift.should_stop:
             headings, body = self.drift_sample
-            sample = self.save_sample(body)
+            sample = self.harvest.store.keep_sample(body)
             self.stop_pages(drift_line(self.drift.describe(), headings, sample))
 
     def release_deferred_retries(self) -> int:
@@ -518,18 +514,6 @@ class TramitesSpider(scrapy.Spider):
             request = self.deferred_retries.pop()
             permit = request.cb_kwargs["permit"]
             yield self._page_done(permit, {"error": ERROR_NO_SECTIONS}, request_provenance(request))
-
-    def save_sample(self, body: bytes) -> str | None:
-        """Keep a page of the changed layout; its path, or None when it cannot be written."""
-        moment = datetime.now().strftime("%Y%m%dT%H%M%S")
-        path = self.samples_dir / f"pagina-sin-secciones-{moment}.html"
-        try:
-            self.samples_dir.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(body)
-        except OSError as error:
-            self.logger.warning("Could not keep a sample page in %s: %s", path, error)
-            return None
-        return str(path)
 
     def count_page_keys(self, fields: dict) -> None:
         for key in self.page_keys:
