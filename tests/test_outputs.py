@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from tests.programs import needs_program
 from tests.test_merge import DETALLES, PARCEL, TRAMITES, jsonl, run_merge, tramite
 
 # A permit without coordinates (a null geometry on the server) and one whose code starts
@@ -71,6 +72,7 @@ def field_types(listing: str) -> dict[str, str]:
 # -- GeoPackage ------------------------------------------------------------------------
 
 
+@needs_program("ogrinfo", "gdal-bin")
 def test_geopackage_read_by_gdal(data_dir):
     path = merge_to(data_dir, "tramites.gpkg", "--numeric")
 
@@ -129,6 +131,7 @@ def test_geopackage_served_by_datasette(data_dir):
 # -- GeoJSON ---------------------------------------------------------------------------
 
 
+@needs_program("ogrinfo", "gdal-bin")
 def test_geojson_is_rfc_7946_and_read_by_gdal(data_dir):
     path = merge_to(data_dir, "tramites.geojson")
 
