@@ -6,9 +6,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from scrapy.crawler import CrawlerRunner
+
 from lapaz import settings as project
 from lapaz.history import CHANGES_FILE, snapshots
 from lapaz.jsonl import read_jsonl
+from lapaz.spiders.tramites import TramitesSpider
 from lapaz.store import DETALLES_FILE, TRAMITES_FILE, TRAMITES_PARTIAL_FILE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -134,3 +137,27 @@ class Site:
 
     wfs_url: str
     detalle_url: str
+
+
+@dataclass
+class InProcessCrawl:
+    """A crawl run in the test's own process: its stats and state, read as objects."""
+
+    stats: dict
+    harvest: object
+    data_dir: Path
+
+    @property
+    def detalles(self) -> list[dict]:
+        return read_jsonl(self.data_dir / DETALLES_FILE).records
+
+
+async def crawl_in_process(
+    site, data_dir: Path, arguments: dict | None = None, **settings
+) -> InProcessCrawl:
+    """The tramites spider with the project's settings, through Scrapy's CrawlerRunner
+    (for tests that check stats, not what a user sees; those run `scrapy crawl`)."""
+    runner = CrawlerRunner(project_settings(**crawl_settings(site, data_dir, **settings)))
+    crawler = runner.create_crawler(TramitesSpider)
+    await runner.crawl(crawler, **(arguments or {}))
+    return InProcessCrawl(crawler.stats.get_stats(), crawler.spider.harvest, data_dir)

@@ -3,10 +3,12 @@ in La Paz (UTC-4). Which year the site files them under is not known: the crawl 
 the UTC year, and under La Paz's when that is refused."""
 
 import pytest
+import pytest_twisted
 
+from lapaz import statkeys
 from lapaz.identifiers import la_paz_year
 from lapaz.records import permit_of, tramite_record
-from tests.crawl import run_crawl
+from tests.crawl import crawl_in_process
 from tests.replica import ReplicaConfig, ReplicaServer, page_identifier
 
 
@@ -43,15 +45,16 @@ def answers_near_new_year(replica, feature) -> bool:
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("year_clock", ["la_paz", "utc"])
-def test_a_page_refused_under_the_utc_year_is_asked_under_la_pazs(tmp_path, year_clock):
+@pytest_twisted.ensureDeferred
+async def test_a_page_refused_under_the_utc_year_is_asked_under_la_pazs(tmp_path, year_clock):
     with ReplicaServer(ReplicaConfig(features=400, year_clock=year_clock)) as replica:
         near = [f for f in replica.approved_features() if answers_near_new_year(replica, f)][:3]
         ids = {f["properties"]["idPCTramite"] for f in near}
         replica.change_features({key: {"fechaRegistro": NEW_YEAR} for key in ids})
-        result = run_crawl(replica, tmp_path / "data")
+        result = await crawl_in_process(replica, tmp_path / "data")
         asked = replica.stats.snapshot()["page_requests"]
         changed = [f for f in replica.features if f["properties"]["idPCTramite"] in ids]
-    assert result.returncode == 0, result.log[-3000:]
+    assert result.harvest.succeeded, result.harvest.verdict(result.stats["finish_reason"])
     records = {r["id_pc_tramite"]: r for r in result.detalles if r["id_pc_tramite"] in ids}
     assert {r["error"] for r in records.values()} == {None}, "every page answered"
     utc_ids = {page_identifier(f) for f in changed}
@@ -60,8 +63,10 @@ def test_a_page_refused_under_the_utc_year_is_asked_under_la_pazs(tmp_path, year
         assert {r["anio"] for r in records.values()} == {2020}
         assert {r["identificador"] for r in records.values()} == la_paz_ids
         assert all(asked[i] == 1 for i in utc_ids | la_paz_ids), "each asked once"
-        assert f"'lapaz/detalles/la_paz_year_answered': {len(ids)}" in result.log
+        assert result.stats[statkeys.PAGES_LA_PAZ_YEAR_ASKED] == len(ids)
+        assert result.stats[statkeys.PAGES_LA_PAZ_YEAR_ANSWERED] == len(ids)
     else:
         assert {r["anio"] for r in records.values()} == {2021}
         assert not la_paz_ids & set(asked), "answered under the UTC year: asked once"
+        assert statkeys.PAGES_LA_PAZ_YEAR_ASKED not in result.stats
     assert max(asked.values()) == 1
