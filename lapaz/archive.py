@@ -22,6 +22,7 @@ from scrapy import signals
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from lapaz import statkeys
 from lapaz.schema import PROVENANCE_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -208,10 +209,10 @@ class WarcArchiveMiddleware:
         except OSError as error:
             # Records after this carry no WARC reference rather than a wrong one.
             logger.error("The archive cannot be written (%s); archiving stops", error)
-            self.stats.inc_value("lapaz/archive/write_errors")
+            self.stats.inc_value(statkeys.ARCHIVE_WRITE_ERRORS)
             self.enabled = False
             return {}
-        self.stats.inc_value("lapaz/archive/responses")
+        self.stats.inc_value(statkeys.ARCHIVE_RESPONSES)
         return {"warc_archivo": self.path.name, "warc_registro": record_id}
 
     def spider_closed(self):
@@ -219,7 +220,7 @@ class WarcArchiveMiddleware:
             self._stream.close()
             logger.info(
                 "Archive: %d answers in %s",
-                self.stats.get_value("lapaz/archive/responses", 0),
+                self.stats.get_value(statkeys.ARCHIVE_RESPONSES, 0),
                 self.path,
             )
             self._stream = self._writer = None

@@ -37,3 +37,7 @@ HARVEST_COMPLETE = "lapaz/harvest_complete"
 LAYER_CHANGED = "lapaz/wfs/layer_changed"
 MONITORS_FAILED = "lapaz/monitors/failed"
 SUMMARY = "lapaz/summary"
+
+# The WARC archive (lapaz.archive): answers written, and failures to write them.
+ARCHIVE_RESPONSES = "lapaz/archive/responses"
+ARCHIVE_WRITE_ERRORS = "lapaz/archive/write_errors"
