@@ -103,7 +103,8 @@ def harvests_chart(sizes: pd.DataFrame) -> Figure:
     every = max(1, math.ceil(len(steps) / MAX_TIME_LABELS))
     axes.set_xticks(steps[::every])
     axes.set_xticklabels([f"{time:%Y-%m-%d}\n{time:%H:%M}" for time in sizes["time"].iloc[::every]])
-    axes.set_title(f"The layer over the {len(sizes):,} harvests kept")
+    kept = "the one harvest kept" if len(sizes) == 1 else f"the {len(sizes):,} harvests kept"
+    axes.set_title(f"The layer over {kept}")
     axes.set_xlabel("Harvest (UTC)")
     axes.set_ylabel("Permits")
     axes.set_ylim(bottom=0)

@@ -325,9 +325,10 @@ def surface_by_district_chart(permits: pd.DataFrame) -> Figure:
     axes.set_title(
         "Built surface of the approved permits (resultado APROBADO) by distrito municipal\n"
         f"{len(with_surface):,} parcels, each counted once by its latest approved permit\n"
-        f"({len(approved) - len(counted):,} earlier permits of the same parcels left out);"
-        f" surface from the WFS, else from the permit page ({from_page:,});"
-        f" {len(counted) - len(with_surface):,} without a surface"
+        f"({len(approved) - len(counted):,} earlier permits of the same parcels left out)\n"
+        f"surface from the WFS, else from the permit page ({from_page:,});"
+        f" {len(counted) - len(with_surface):,} without a surface",
+        fontsize="medium",
     )
     axes.set_ylabel("Distrito municipal · macro-district")
     axes.set_xlabel("Built surface (thousand m²)")
