@@ -189,3 +189,6 @@ globals().update({name: os.environ[name] for name in LAPAZ_NOTIFY_SETTINGS if na
 
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = "INFO"  # default: DEBUG
+# Scrapy's remote-control HTTP server (a debugging aid on a local port, like the telnet
+# console above): off, a scheduled harvest opens no port.
+REMOTE_CONTROL_ENABLED = False  # default: True

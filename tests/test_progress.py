@@ -212,6 +212,7 @@ def test_terminal_mode_writes_log_lines_above_the_bars_and_restores_the_handler(
     terminal = io.StringIO()
     monkeypatch.setattr(sys, "stderr", terminal)
     handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.INFO)  # as Scrapy sets LOG_LEVEL: on its handler
     root = logging.getLogger()
     root.addHandler(handler)
     try:
@@ -220,9 +221,11 @@ def test_terminal_mode_writes_log_lines_above_the_bars_and_restores_the_handler(
         send(crawler, signals.spider_opened)
         assert handler not in root.handlers, "replaced while the bars are shown"
         root.warning("a log line")
+        root.debug("a debug line")
         send(crawler, signals.spider_closed, reason="finished")
         assert handler in root.handlers
         assert not extension.bars
     finally:
         root.removeHandler(handler)
     assert "a log line\n" in terminal.getvalue()
+    assert "a debug line" not in terminal.getvalue(), "the log level holds above the bars"
