@@ -215,6 +215,7 @@ def test_terminal_mode_writes_log_lines_above_the_bars_and_restores_the_handler(
     handler.setLevel(logging.INFO)  # as Scrapy sets LOG_LEVEL: on its handler
     root = logging.getLogger()
     root.addHandler(handler)
+    monkeypatch.setattr(root, "level", logging.DEBUG)  # Scrapy's root logger lets all pass
     try:
         crawler = make_crawler()
         extension = ProgressBars(crawler, bar_file=terminal)
