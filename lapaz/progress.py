@@ -178,14 +178,14 @@ class ProgressBars:
             )
         root = logging.getLogger()
         before = list(root.handlers)
-        levels = [h.level for h in before if isinstance(h, logging.StreamHandler)]
         self.redirect = logging_redirect_tqdm()
         self.redirect.__enter__()
         # tqdm's handler takes the console handler's format, not its level (Scrapy's
         # LOG_LEVEL is set on its handler): without this, DEBUG lines would show.
+        replaced = [handler.level for handler in before if handler not in root.handlers]
         for handler in root.handlers:
-            if handler not in before and levels:
-                handler.setLevel(min(levels))
+            if handler not in before and replaced:
+                handler.setLevel(min(replaced))
 
     def update(self) -> None:
         if not self.bars:
