@@ -50,6 +50,8 @@ class Harvest:
 
     def verdict(self, finish_reason: str) -> str | None:
         """The one line a failed run ends on (None for a run that succeeded)."""
+        if self.layer_changed is not None:
+            return self.layer_changed
         if not self.complete:
             problems = self.problems or [f"the crawl ended early ({finish_reason})"]
             return "The WFS harvest is incomplete: " + "; ".join(problems)
