@@ -10,7 +10,8 @@ target is about, pass or miss) and the machine it ran on, ready for the README; 
 when a target is missed.
 
 1. Permit pages per second in the page phase, against C/L: with C requests in flight and
-   L seconds per page no crawler is faster. The project's own politeness settings.
+   L seconds per page no crawler is faster. C is CONCURRENT_REQUESTS_PER_DOMAIN, the only
+   limit at the server (WFS and pages together); the project's own politeness settings.
 2. The WFS phase: the spider against the notebook's loop (one `startIndex` after another)
    on the same replica, whose WFS answers take 2 s per 5,000 features as GeoServer's do.
 3. CPU time to parse a permit page: `lapaz.pages` against the notebook's BeautifulSoup.
@@ -25,6 +26,10 @@ when a target is missed.
 7. The WFS phase against a real MapServer 8 (tests.mapserver), next to GDAL's `ogr2ogr`
    fetching the same layer from the same server as a user runs it.
 8. CPU seconds (user + system) of the crawl process per permit page, at no latency.
+9. How long a crawl takes to give up when the WFS cannot answer: every request 503, a port
+   that refuses connections, a host name under .invalid (the one figure that makes a DNS
+   query). Wall time of the whole `scrapy crawl`, its exit status and the spider's last
+   error line.
 
 Crawls run as a user runs them: `scrapy crawl tramites` in a subprocess with the project's
 settings, only the site's URLs and the data folder changed. Phases are timed at the replica
@@ -38,6 +43,7 @@ import os
 import platform
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -89,6 +95,13 @@ BAD_DAY_FAULTS = [
 OGR2OGR_RATIO_TARGET = 1.0
 # Figure 8: half of the 15 ms a page measured in issue 10, or less.
 CPU_MS_PER_PAGE_TARGET = 7.5
+# Figure 9: a crawl whose WFS cannot answer ends by itself, non-zero, within this.
+GIVE_UP_TARGET_SECONDS = 60.0
+DEAD_WFS_FAULTS = [Fault("wfs", "status", fraction=1.0, times=None, status=503)]
+# RFC 6761: a name under .invalid never resolves.
+UNRESOLVABLE_ORIGIN = "http://sitservicios.lapaz.invalid"
+# The spider's own error lines, where it says why it stops.
+SPIDER_ERROR = re.compile(r"\[tramites\] ERROR: (.*)")
 
 POLL_SECONDS = 0.05
 # A killed crawl is reaped well within this.
@@ -179,10 +192,15 @@ def phase_seconds(served: list[Served]) -> float:
 
 
 def features_asked(served: list[Served], total: int) -> int:
-    """How many distinct features the WFS requests asked for, read from their parameters."""
+    """How many distinct features the WFS requests asked for, read from their parameters.
+
+    The count request (`resultType=hits`) asks for none, whatever its `count` says.
+    """
     count_by_start = {}
     for entry in served:
         params = {name.lower(): value for name, value in parse_qsl(entry.query)}
+        if params.get("resulttype", "").lower() == "hits":
+            continue
         start = int(params.get("startindex", 0))
         count_by_start[start] = max(0, min(int(params.get("count", total)), total - start))
     return sum(count_by_start.values())
@@ -276,7 +294,7 @@ def finished_crawl(
 
 def spread(values: list[float], unit: str, digits: int = 2) -> str:
     """`median unit (min–max)`, the range only when there are several runs."""
-    text = f"{statistics.median(values):.{digits}f} {unit}"
+    text = f"{statistics.median(values):.{digits}f}" + (f" {unit}" if unit else "")
     if len(values) > 1:
         text += f" ({min(values):.{digits}f}–{max(values):.{digits}f})"
     return text
@@ -284,10 +302,8 @@ def spread(values: list[float], unit: str, digits: int = 2) -> str:
 
 def measure_page_throughput(plan: Plan) -> Figure:
     settings = plan.settings
-    # The spider's own limit on pages in flight, within Scrapy's per-domain one.
-    concurrency = min(
-        settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"), settings.getint("LAPAZ_PAGES_IN_FLIGHT")
-    )
+    # The only limit at the server: Scrapy's per-domain one, WFS and pages together.
+    concurrency = settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
     limit = concurrency / PAGE_LATENCY
     rates, most_in_flight, pages = [], [], 0
     # The WFS answers at once here: the crawl is nearly all page phase.
@@ -314,8 +330,9 @@ def measure_page_throughput(plan: Plan) -> Figure:
         ratio=f"{fraction:.2f} of C/L",
         passed=fraction >= THROUGHPUT_TARGET,
         details=(
-            f"C = LAPAZ_PAGES_IN_FLIGHT = {concurrency}, {throttle}, "
-            f"RANDOMIZE_DOWNLOAD_DELAY {settings.getbool('RANDOMIZE_DOWNLOAD_DELAY')}; "
+            f"C = CONCURRENT_REQUESTS_PER_DOMAIN = {concurrency}, DOWNLOAD_DELAY "
+            f"{settings.getfloat('DOWNLOAD_DELAY'):g} s (RANDOMIZE_DOWNLOAD_DELAY "
+            f"{settings.getbool('RANDOMIZE_DOWNLOAD_DELAY')}), {throttle}; "
             f"C/L = {limit:.0f} pages/s",
             f"{pages} pages a run; most requests in flight at the replica, by run: "
             f"{', '.join(str(n) for n in most_in_flight)}",
@@ -535,6 +552,8 @@ class BadDay:
     tail: float  # seconds from then to the last answer
     requests: int
     pages: int
+    # Page requests in flight at the server, on average over the same time.
+    mean_in_flight: float
 
 
 def bad_day_phase(served: list[Served]) -> BadDay:
@@ -549,7 +568,9 @@ def bad_day_phase(served: list[Served]) -> BadDay:
     end = max(first_asked.values(), key=lambda entry: entry.arrival).due
     answered = sum(1 for entry in served if entry.due <= end)
     tail = max(entry.due for entry in served) - end
-    return BadDay(answered / (end - start), tail, len(served), len(first_asked))
+    busy = sum(max(0.0, min(entry.due, end) - entry.arrival) for entry in served)
+    seconds = end - start
+    return BadDay(answered / seconds, tail, len(served), len(first_asked), busy / seconds)
 
 
 def backoff_schedule_seconds(settings: Settings) -> float:
@@ -599,6 +620,9 @@ def measure_bad_day(plan: Plan) -> Figure:
             f"{settings.getint('RETRY_TIMES')}, plus the latency of each try",
             f"most requests in flight at the replica, by run: "
             f"{', '.join(str(n) for n in most_in_flight)}",
+            "the replica answers its faults at once, so requests/s can pass C/L; page "
+            "requests in flight on average while pages remain: "
+            f"{spread([p.mean_in_flight for p in phases], '')} of C = {concurrency}",
         ),
     )
 
@@ -688,6 +712,71 @@ def measure_cpu_per_page(plan: Plan) -> Figure:
     )
 
 
+@dataclass(frozen=True)
+class GaveUp:
+    """A crawl that could not harvest: how long until it ended, and what it said."""
+
+    seconds: float  # from `scrapy crawl` starting to its exit, start-up included
+    returncode: int
+    reason: str  # the spider's last error line
+
+
+def give_up(site: ReplicaServer | Site, data_dir: Path, plan: Plan) -> GaveUp:
+    started = time.monotonic()
+    run = Crawl(site, data_dir, plan).finish()
+    seconds = time.monotonic() - started
+    reasons = SPIDER_ERROR.findall(run.log)
+    return GaveUp(seconds, run.returncode, reasons[-1] if reasons else "(no error line)")
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on: connections to it are refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def origin_site(origin: str) -> Site:
+    """The site's paths on another origin."""
+    return Site(f"{origin}/geoserver/sit/ows", f"{origin}/situtiles/pc/")
+
+
+def measure_giving_up(plan: Plan) -> Figure:
+    config = ReplicaConfig(features=plan.throughput_features, faults=DEAD_WFS_FAULTS)
+    cases: dict[str, list[GaveUp]] = {"dead": [], "refused": [], "unresolvable": []}
+    wfs_requests = 0
+    for _ in range(plan.repeat):
+        with tempfile.TemporaryDirectory() as folder:
+            with ReplicaServer(config) as replica:
+                cases["dead"].append(give_up(replica, Path(folder, "dead"), plan))
+                wfs_requests = replica.stats.snapshot()["requests"].get("wfs", 0)
+            refused = origin_site(f"http://127.0.0.1:{closed_port()}")
+            cases["refused"].append(give_up(refused, Path(folder, "refused"), plan))
+            unresolvable = origin_site(UNRESOLVABLE_ORIGIN)
+            cases["unresolvable"].append(give_up(unresolvable, Path(folder, "unresolvable"), plan))
+    runs = [run for case in cases.values() for run in case]
+    slowest = max(run.seconds for run in runs)
+    statuses = sorted({run.returncode for run in runs})
+    measured = "; ".join(
+        f"{name} {spread([run.seconds for run in case], 's', 1)}" for name, case in cases.items()
+    )
+    settings = plan.settings
+    return Figure(
+        name="9. Giving up: a dead WFS (503 to all), a refused port, a name that does not resolve",
+        measured=f"{measured}; exit {', '.join(map(str, statuses))}",
+        target=f"≤ {GIVE_UP_TARGET_SECONDS:g} s, non-zero exit",
+        ratio=f"{slowest / GIVE_UP_TARGET_SECONDS:.2f} of the budget (slowest run)",
+        passed=slowest <= GIVE_UP_TARGET_SECONDS and 0 not in statuses,
+        details=(
+            f"wall time of `scrapy crawl tramites` from its start to its exit, the project's "
+            f"settings; the dead WFS: {wfs_requests} WFS requests a run (the count once, then "
+            f"the first page with RETRY_TIMES = {settings.getint('RETRY_TIMES')}, backoff "
+            f"{backoff_schedule_seconds(settings):g} s in all)",
+            *(f"{name}: {case[-1].reason}" for name, case in cases.items()),
+        ),
+    )
+
+
 # -- the report --------------------------------------------------------------------------
 
 
@@ -766,23 +855,25 @@ def main(argv: list[str] | None = None) -> int:
     machine_at_start = machine()
     figures = []
     with tempfile.TemporaryDirectory() as folder:
-        progress("1/8 permit pages per second ...")
+        progress("1/9 permit pages per second ...")
         figures.append(measure_page_throughput(plan))
-        progress("2/8 the WFS phase ...")
+        progress("2/9 the WFS phase ...")
         figures.append(measure_wfs_phase(plan))
-        progress("3/8 parsing ...")
+        progress("3/9 parsing ...")
         figures.append(measure_parsing(plan))
-        progress("4/8 peak memory ...")
+        progress("4/9 peak memory ...")
         memory, data_dir = measure_memory(plan, Path(folder))
         figures.append(memory)
-        progress("5/8 the merge ...")
+        progress("5/9 the merge ...")
         figures.append(measure_merge(plan, data_dir))
-    progress("6/8 a bad day at the permit site ...")
+    progress("6/9 a bad day at the permit site ...")
     figures.append(measure_bad_day(plan))
-    progress("7/8 the WFS phase against MapServer ...")
+    progress("7/9 the WFS phase against MapServer ...")
     figures.append(measure_mapserver_wfs(plan))
-    progress("8/8 CPU per permit page ...")
+    progress("8/9 CPU per permit page ...")
     figures.append(measure_cpu_per_page(plan))
+    progress("9/9 giving up on a server that cannot answer ...")
+    figures.append(measure_giving_up(plan))
     print(markdown_table(figures))
     print()
     for figure in figures:
