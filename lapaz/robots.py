@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from scrapy.downloadermiddlewares import robotstxt
 from scrapy.exceptions import IgnoreRequest
 
+from lapaz.failures import UNREACHABLE
+
 FORBIDDEN = "Forbidden by robots.txt"
 
 
@@ -45,6 +47,9 @@ def forbidden_message(what: str, error: BaseException) -> str | None:
 
 class _OneLineErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, UNREACHABLE):
+            return False  # the spider says it, in words a person reads
         record.exc_info = None
         record.exc_text = None
         return True
