@@ -62,7 +62,7 @@ import scrapy
 from scrapy.settings import Settings
 
 from lapaz import settings as project_settings
-from lapaz.pages import parse_permit_page
+from lapaz.pages import REFUSAL_TEXT, parse_permit_page
 from tests.crawl import CRAWL_TIMEOUT, PROJECT_ROOT, Site, crawl_command
 from tests.mapserver import OGR2OGR, TYPENAME, MapServer, MapServerConfig
 from tests.replica import Fault, ReplicaConfig, ReplicaServer, page_identifier
@@ -77,7 +77,6 @@ WFS_FEATURES = 15_000
 WFS_SPEEDUP_TARGET = 2.0
 # Figure 3.
 PARSE_SPEEDUP_TARGET = 8.0
-REFUSAL_TEXT = "No fue posible procesar la solicitud"
 NOTEBOOK_SECTIONS = ("Datos Generales", "Parámetros de Construcción", "Otros datos")
 # Figure 4: "flat" is at most this much more memory for every permit's page.
 PEAK_RSS_TARGET_MB = 200.0

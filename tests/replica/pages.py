@@ -12,6 +12,9 @@ from html import escape
 
 from tests.replica.dataset import DATOS_GENERALES, OTROS_DATOS, PARAMETROS, page_rows
 
+# The site's words, written here as the site writes them and not taken from lapaz.pages:
+# the replica stands for the site, so a change to the crawler's text must show as a
+# page the crawler no longer recognises.
 REFUSAL_TEXT = "No fue posible procesar la solicitud"
 
 # Heading spellings seen across template versions, one style per page.
