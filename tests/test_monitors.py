@@ -222,7 +222,8 @@ def test_a_renamed_layer_stops_the_crawl_and_keeps_the_last_harvest(tmp_path):
         assert name in line, "the properties the layer now has"
     assert "finish reason: layer_changed (THE WFS LAYER CHANGED" in second.log
     last = second.log.strip().splitlines()[-1]
-    assert last.startswith("error: ") and "properties seem to have changed" in last, last
+    assert last.startswith("error: "), last
+    assert "properties seem to have changed" in last, last
     assert pages_asked == 0, "no page is asked of a layer without codes"
     assert (data / TRAMITES_FILE).read_bytes() == before, "the last complete harvest stays"
     assert not (data / TRAMITES_PARTIAL_FILE).exists() or not second.tramites_partial
