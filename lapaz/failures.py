@@ -39,3 +39,12 @@ def unreachable_message(what: str, url: str, error: BaseException, setting: str)
         f"the {what} at {host} cannot be reached: {why}. Check the internet connection"
         f" (and {setting}, if you set it)"
     )
+
+
+def down_message(what: str, url: str, reason: str, tries: int) -> str:
+    """One line for a server that answered, but never with what was asked."""
+    host = urlsplit(url).netloc or url
+    return (
+        f"the {what} at {host} answered {reason} to every try ({tries}): it seems to be"
+        " down or overloaded; try again later"
+    )

@@ -121,7 +121,9 @@ def test_a_dead_wfs_ends_the_crawl_within_a_minute(tmp_path):
         result = run_crawl(replica, tmp_path / "data", timeout=120, **PROJECT_PACE)
         elapsed = time.monotonic() - started
         requests = replica.stats.snapshot()["requests"]
-    assert_ends_on_one_clear_line(result, "The WFS harvest is incomplete", "http_503")
+    assert_ends_on_one_clear_line(
+        result, "The WFS harvest is incomplete", "http_503 to every try (6)", "try again later"
+    )
     assert elapsed < 60, elapsed
     # The count once, the first page and its five retries; no permit page.
     assert requests.get("wfs") == 7

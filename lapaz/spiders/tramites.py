@@ -20,7 +20,7 @@ from lapaz import statkeys
 from lapaz.archive import provenance, request_provenance, tramite_provenance
 from lapaz.arguments import CrawlArguments
 from lapaz.drift import PageDriftGuard, drift_line, layer_problem
-from lapaz.failures import failure_reason, unreachable_message
+from lapaz.failures import down_message, failure_reason, unreachable_message
 from lapaz.harvest import Harvest
 from lapaz.history import needs_new_page
 from lapaz.identifiers import permit_identifier
@@ -231,8 +231,14 @@ class TramitesSpider(scrapy.Spider):
         self._record_wfs_failure(page, str(error))
 
     def wfs_page_failed(self, failure):
-        if not self._wfs_unreachable(failure):
-            self._record_wfs_failure(failure.request.cb_kwargs["page"], failure_reason(failure))
+        if self._wfs_unreachable(failure):
+            return
+        reason = failure_reason(failure)
+        if self.harvest.figure(statkeys.WFS_PAGES) == 0:
+            # Not one page came: say it of the server, not of a page.
+            tries = failure.request.meta.get("retry_times", 0) + 1
+            reason = down_message("WFS server", failure.request.url, reason, tries)
+        self._record_wfs_failure(failure.request.cb_kwargs["page"], reason)
 
     def _wfs_unreachable(self, failure) -> bool:
         """A WFS server that cannot be reached or whose robots.txt forbids the layer fails
