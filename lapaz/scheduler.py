@@ -9,13 +9,22 @@ Scrapy's own per-domain limit, CONCURRENT_REQUESTS_PER_DOMAIN, for every request
 
 Retries made by the retry middleware and by callbacks (`get_retry_request`) both come
 through `enqueue_request`, so both wait. A crawl with requests waiting is not idle.
+
+With JOBDIR, a crawl killed while it wrote its disk queue leaves a file Scrapy cannot open
+again (a queue file is removed when it empties and made anew at the next request, so the
+moment comes often). Then the resumed crawl goes on with its requests in memory: the data
+folder, not the queue, is the record of what is done.
 """
+
+import logging
 
 from scrapy.core.scheduler import Scheduler
 from scrapy.utils.asyncio import call_later
 
 from lapaz.backoff import retry_delay
 from lapaz.statkeys import RETRIES_WAITED_SECONDS
+
+logger = logging.getLogger(__name__)
 
 # The retry count whose backoff a request has already waited, so that it waits once.
 WAITED_META = "lapaz_waited_retry"
@@ -56,6 +65,30 @@ class BackoffScheduler(Scheduler):
 
     def has_pending_requests(self) -> bool:
         return bool(self.waiting) or super().has_pending_requests()
+
+    def _dqpush(self, request) -> bool:
+        try:
+            return super()._dqpush(request)
+        except Exception as error:  # whatever a damaged file raises
+            self._leave_disk_queue(error)
+            return False
+
+    def _dqpop(self):
+        try:
+            return super()._dqpop()
+        except Exception as error:
+            self._leave_disk_queue(error)
+            return None
+
+    def _leave_disk_queue(self, error: Exception) -> None:
+        logger.warning(
+            "The request queue in JOBDIR cannot be read or written (%s: %s), as a crawl"
+            " killed while writing it leaves it: this crawl keeps its requests in memory."
+            " Nothing is lost: the data folder says which pages are done",
+            type(error).__name__,
+            error,
+        )
+        self.dqs = None
 
     def close(self, reason: str):
         for timer in self.waiting.values():

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from lapaz.identifiers import registration_year
-from tests.crawl import PROJECT_ROOT, crawl_command, crawl_settings, run_crawl
+from tests.crawl import PROJECT_ROOT, crawl_command, crawl_settings, run_crawl, start_crawl
 from tests.replica import Fault, ReplicaConfig, ReplicaServer, page_identifier
 
 pytestmark = pytest.mark.e2e
@@ -257,6 +257,38 @@ def test_a_crawl_killed_midway_resumes_without_loss_or_duplicates(tmp_path):
     assert_nothing_lost(replica, resumed)
     # Pages written before the kill were not asked again.
     assert requests_resumed <= len(requestable(replica)) - written_before_kill + 16
+
+
+def test_a_job_queue_damaged_by_the_kill_does_not_stop_the_resumed_crawl(tmp_path):
+    # A queue file is made anew whenever its queue refills: a kill at that moment leaves an
+    # empty file, which Scrapy's disk queue cannot open again (struct.error).
+    data_dir, job_dir = tmp_path / "data", tmp_path / "job"
+    with ReplicaServer(ReplicaConfig(features=600, latency=0.05)) as replica:
+        process = start_crawl(replica, data_dir, JOBDIR=job_dir, CONCURRENT_REQUESTS_PER_DOMAIN=4)
+        detalles = data_dir / "detalles.jsonl"
+
+        def queue_files() -> list:
+            queues = job_dir / "requests.queue"
+            return [path for path in queues.rglob("*") if path.is_file()] if queues.exists() else []
+
+        try:
+            wait_for(
+                lambda: (
+                    detalles.exists() and detalles.read_bytes().count(b"\n") >= 20 and queue_files()
+                ),
+                timeout=120,
+                what="the first pages, with requests queued on disk",
+            )
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        left = queue_files()
+        for path in left:
+            path.write_bytes(b"")
+        resumed = run_crawl(replica, data_dir, JOBDIR=job_dir, **FAST_RETRIES)
+    assert resumed.returncode == 0, resumed.log[-3000:]
+    assert "The request queue in JOBDIR cannot be read or written" in resumed.log
+    assert_nothing_lost(replica, resumed)
 
 
 def test_permits_without_code_or_date_get_a_record_saying_why(tmp_path):
