@@ -69,6 +69,10 @@ AUTOTHROTTLE_MAX_DELAY = 30.0  # default: 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 16.0  # default: 1.0
 # Retries wait in the scheduler, not in the downloader (see lapaz/scheduler.py).
 SCHEDULER = "lapaz.scheduler.BackoffScheduler"
+# Items of one answer processed at once. The pipelines do no I/O of their own that could
+# overlap, and Scrapy starts this many workers for every answer: a small number spares
+# the CPU (a WFS page's 5,000 items, a permit page's one).
+CONCURRENT_ITEMS = 8  # default: 100
 # A 5,000-feature GeoJSON page takes GeoServer several seconds to build.
 DOWNLOAD_TIMEOUT = 120  # default: 180
 
