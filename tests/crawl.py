@@ -1,8 +1,10 @@
 """Running the real `scrapy crawl tramites` against the replica, for end-to-end tests."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +99,31 @@ def run_crawl(
         check=False,
     )
     return CrawlResult(completed.returncode, completed.stderr + completed.stdout, data_dir)
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    """Wait until `condition()` holds, checking often; fail saying `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def pages_written(data_dir: Path, at_least: int) -> bool:
+    detalles = data_dir / DETALLES_FILE
+    return detalles.exists() and detalles.read_bytes().count(b"\n") >= at_least
+
+
+def kill_when(replica, data_dir: Path, condition, what: str, **settings) -> None:
+    """Start `scrapy crawl tramites`, and SIGKILL it whole once `condition()` holds."""
+    process = start_crawl(replica, data_dir, **settings)
+    try:
+        wait_for(condition, timeout=CRAWL_TIMEOUT, what=what)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 def start_crawl(replica, data_dir: Path, **settings) -> subprocess.Popen:

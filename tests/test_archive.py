@@ -1,8 +1,6 @@
 """The WARC archive: files warcio reads back, one response per answer, provenance in records."""
 
 import gzip
-import os
-import signal
 import subprocess
 import sys
 from collections import Counter
@@ -26,9 +24,9 @@ from lapaz.archive import (
 )
 from lapaz.schema import PROVENANCE_FIELDS
 from postprocess.reparse import whole_records
-from tests.crawl import run_crawl, start_crawl, warc_records
+from tests.crawl import kill_when, pages_written, run_crawl, warc_records
 from tests.replica import Fault, ReplicaConfig, ReplicaServer
-from tests.test_reliability import FAST_RETRIES, wait_for
+from tests.test_reliability import FAST_RETRIES
 
 PAGE = b"<html><body><h5>Datos Generales</h5><table><tr><td>Zona</td><td>Sur</td></tr></table>"
 URL = "http://pages.test/pc/?MDQ0MTA0OTAwMDcwMDAwfDYxMTUzfDIwMjU="
@@ -231,17 +229,13 @@ def test_a_crawl_without_archive_writes_none_and_still_dates_its_records(tmp_pat
 def test_a_crawl_killed_with_sigkill_leaves_every_whole_record_readable(tmp_path):
     data_dir = tmp_path / "data"
     with ReplicaServer(ReplicaConfig(features=1500, latency=0.02)) as replica:
-        process = start_crawl(replica, data_dir, CONCURRENT_REQUESTS_PER_DOMAIN=4)
-        detalles = data_dir / "detalles.jsonl"
-
-        def some_pages_written():
-            return detalles.exists() and detalles.read_bytes().count(b"\n") >= 80
-
-        try:
-            wait_for(some_pages_written, timeout=120, what="the first pages")
-        finally:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        kill_when(
+            replica,
+            data_dir,
+            lambda: pages_written(data_dir, 80),
+            "the first pages",
+            CONCURRENT_REQUESTS_PER_DOMAIN=4,
+        )
         served = replica.stats.snapshot()
 
     (path,) = (data_dir / "archivo").iterdir()
@@ -252,6 +246,7 @@ def test_a_crawl_killed_with_sigkill_leaves_every_whole_record_readable(tmp_path
         }
     assert len(ids) <= 2 * sum(served["requests"].values()) + 1
     # Every page record written before the kill names a record of the archive, whole.
+    detalles = data_dir / "detalles.jsonl"
     written = [line for line in detalles.read_bytes().splitlines() if b'"warc_registro":"' in line]
     assert len(written) >= 60
     for line in written:

@@ -1,15 +1,11 @@
 """Faults of a real server, injected by the replica: nothing is lost, or the run says so."""
 
-import os
-import signal
-import subprocess
-import time
 from collections import Counter
 
 import pytest
 
 from lapaz.identifiers import registration_year
-from tests.crawl import PROJECT_ROOT, crawl_command, crawl_settings, run_crawl, start_crawl
+from tests.crawl import kill_when, pages_written, run_crawl
 from tests.replica import Fault, ReplicaConfig, ReplicaServer, page_identifier
 
 pytestmark = pytest.mark.e2e
@@ -201,44 +197,21 @@ def test_a_second_run_requests_only_what_it_lacks(tmp_path):
         assert_nothing_lost(replica, full)
 
 
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def test_a_crawl_killed_midway_resumes_without_loss_or_duplicates(tmp_path):
     data_dir = tmp_path / "data"
     job_dir = tmp_path / "job"
     config = ReplicaConfig(features=1500, latency=0.05)
     with ReplicaServer(config) as replica:
-        settings = crawl_settings(
+        kill_when(
             replica,
             data_dir,
+            lambda: pages_written(data_dir, 60),
+            "the first pages",
             JOBDIR=job_dir,
             LAPAZ_WFS_PAGE_SIZE=500,
             CONCURRENT_REQUESTS_PER_DOMAIN=4,
         )
-        process = subprocess.Popen(
-            crawl_command(settings),
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
         detalles = data_dir / "detalles.jsonl"
-
-        def some_pages_written():
-            return detalles.exists() and detalles.read_bytes().count(b"\n") >= 60
-
-        try:
-            wait_for(some_pages_written, timeout=120, what="the first pages")
-        finally:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
         written_before_kill = detalles.read_bytes().count(b"\n")
         total_pages = len(replica.approved_features())
         assert written_before_kill < total_pages, "killed midway"
@@ -264,26 +237,25 @@ def test_a_job_queue_damaged_by_the_kill_does_not_stop_the_resumed_crawl(tmp_pat
     # empty file, which Scrapy's disk queue cannot open again (struct.error).
     data_dir, job_dir = tmp_path / "data", tmp_path / "job"
     with ReplicaServer(ReplicaConfig(features=600, latency=0.05)) as replica:
-        process = start_crawl(replica, data_dir, JOBDIR=job_dir, CONCURRENT_REQUESTS_PER_DOMAIN=4)
-        detalles = data_dir / "detalles.jsonl"
+        queues = job_dir / "requests.queue"
+        seen = []
 
-        def queue_files() -> list:
-            queues = job_dir / "requests.queue"
-            return [path for path in queues.rglob("*") if path.is_file()] if queues.exists() else []
+        def pages_queued_on_disk() -> bool:
+            seen[:] = [path for path in queues.rglob("*") if path.is_file()]
+            return bool(seen) and pages_written(data_dir, 20)
 
-        try:
-            wait_for(
-                lambda: (
-                    detalles.exists() and detalles.read_bytes().count(b"\n") >= 20 and queue_files()
-                ),
-                timeout=120,
-                what="the first pages, with requests queued on disk",
-            )
-        finally:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
-        left = queue_files()
-        for path in left:
+        kill_when(
+            replica,
+            data_dir,
+            pages_queued_on_disk,
+            "pages written, others queued on disk",
+            JOBDIR=job_dir,
+            CONCURRENT_REQUESTS_PER_DOMAIN=4,
+        )
+        # As the kill leaves a queue file it was making: empty (those seen last, whether
+        # the queue emptied them since or not).
+        for path in seen:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"")
         resumed = run_crawl(replica, data_dir, JOBDIR=job_dir, **FAST_RETRIES)
     assert resumed.returncode == 0, resumed.log[-3000:]
