@@ -96,6 +96,9 @@ RETRY_EXCEPTIONS = [  # default: also CannotResolveHostError, DownloadConnection
 LAPAZ_RETRY_BACKOFF_BASE = 1.0
 LAPAZ_RETRY_BACKOFF_MAX = 120.0
 DOWNLOADER_MIDDLEWARES = {
+    # First: a page request still queued when the crawl stopped asking for pages goes no
+    # further (a changed site, a robots.txt that forbids the pages).
+    "lapaz.middlewares.StoppedPagesMiddleware": 50,
     # Scrapy's, saying which rule of robots.txt forbids a request.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "lapaz.robots.RobotsTxtMiddleware": 100,

@@ -13,7 +13,7 @@ from pathlib import Path
 import scrapy
 from scrapy import signals
 from scrapy.downloadermiddlewares.retry import get_retry_request
-from scrapy.exceptions import CloseSpider, DontCloseSpider
+from scrapy.exceptions import CloseSpider, DontCloseSpider, IgnoreRequest
 from scrapy.http import TextResponse
 
 from lapaz import statkeys
@@ -25,6 +25,7 @@ from lapaz.harvest import Harvest
 from lapaz.history import needs_new_page
 from lapaz.identifiers import permit_identifier
 from lapaz.items import DetalleItem, TramiteItem
+from lapaz.middlewares import PAGES_STOPPED
 from lapaz.pages import page_fields, parse_permit_page
 from lapaz.paging import LayerPaging, PageRequest
 from lapaz.records import Permit, permit_of, tramite_record
@@ -440,6 +441,9 @@ class TramitesSpider(scrapy.Spider):
 
     def detalle_failed(self, failure):
         permit = failure.request.cb_kwargs["permit"]
+        if failure.check(IgnoreRequest) and str(failure.value) == PAGES_STOPPED:
+            yield self._page_done(permit, {"error": ERROR_NOT_REQUESTED}, NEVER_ASKED)
+            return
         forbidden = forbidden_message("the permit pages", failure.value)
         if forbidden is not None:
             self.stop_pages(f"The crawl stops asking for permit pages: {forbidden}")
