@@ -218,7 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
-        self.wfile.write(reply.body)
+        # Logged before the body goes out: once the client has it, it may look at the log.
         # list.append is atomic: the connection threads share the log without a lock.
         mapserver.exchanges.append(
             Exchange(
@@ -231,6 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
                 len(reply.body),
             )
         )
+        self.wfile.write(reply.body)
 
 
 class _HttpServer(ThreadingHTTPServer):
