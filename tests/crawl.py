@@ -21,11 +21,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CRAWL_TIMEOUT = 240
 
 
-@dataclass
-class CrawlResult:
-    returncode: int
-    log: str
-    data_dir: Path
+class CrawlFiles:
+    """The records a crawl left in its `data_dir` (a field of the classes below)."""
 
     @property
     def tramites(self) -> list[dict]:
@@ -49,6 +46,15 @@ class CrawlResult:
     def snapshots(self) -> list[Path]:
         """The complete harvests kept in historial/, oldest first."""
         return [path for _, path in snapshots(self.data_dir)]
+
+
+@dataclass
+class CrawlResult(CrawlFiles):
+    """A `scrapy crawl` run in a subprocess: its exit status, its log, its files."""
+
+    returncode: int
+    log: str
+    data_dir: Path
 
 
 def project_settings(**overrides) -> dict[str, object]:
@@ -167,16 +173,12 @@ class Site:
 
 
 @dataclass
-class InProcessCrawl:
+class InProcessCrawl(CrawlFiles):
     """A crawl run in the test's own process: its stats and state, read as objects."""
 
     stats: dict
     harvest: object
     data_dir: Path
-
-    @property
-    def detalles(self) -> list[dict]:
-        return read_jsonl(self.data_dir / DETALLES_FILE).records
 
 
 async def crawl_in_process(

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from lapaz.arguments import CrawlArguments
-from tests.crawl import run_crawl
+from tests.crawl import Site, run_crawl
 from tests.replica import Fault, ReplicaConfig, ReplicaServer
 
 FEATURES = 300
@@ -101,8 +101,7 @@ def closed_port() -> int:
     ],
 )
 def test_a_host_that_cannot_be_reached_is_said_in_seconds(tmp_path, host, why):
-    site = type("Site", (), {"wfs_url": f"http://{host}/geoserver/sit/ows",
-                             "detalle_url": f"http://{host}/situtiles/pc/"})  # fmt: skip
+    site = Site(f"http://{host}/geoserver/sit/ows", f"http://{host}/situtiles/pc/")
     started = time.monotonic()
     result = run_crawl(site, tmp_path / "data", timeout=60, **PROJECT_PACE)
     elapsed = time.monotonic() - started
@@ -133,14 +132,20 @@ def test_a_dead_wfs_ends_the_crawl_within_a_minute(tmp_path):
 # -- A robots.txt that forbids --------------------------------------------------------------------
 
 
-@pytest.mark.e2e
-def test_a_robots_txt_forbidding_the_pages_stops_them_and_says_which_rule(tmp_path):
-    robots = "User-agent: *\nDisallow: /situtiles/\n"
+def crawl_under_robots_txt(tmp_path, disallowed: str):
+    """A crawl of a site whose robots.txt disallows `disallowed` to every crawler; the
+    result, the replica's address and the requests it received by kind."""
+    robots = f"User-agent: *\nDisallow: {disallowed}\n"
     with ReplicaServer(ReplicaConfig(features=FEATURES, robots_txt=robots)) as replica:
         result = run_crawl(replica, tmp_path / "data", **PROJECT_PACE)
-        requests = replica.stats.snapshot()["requests"]
+        return result, replica.url, replica.stats.snapshot()["requests"]
+
+
+@pytest.mark.e2e
+def test_a_robots_txt_forbidding_the_pages_stops_them_and_says_which_rule(tmp_path):
+    result, site_url, requests = crawl_under_robots_txt(tmp_path, "/situtiles/")
     line = assert_ends_on_one_clear_line(result, "Disallow: /situtiles/", "ROBOTSTXT_OBEY=False")
-    assert f"{replica.url}/robots.txt" in line
+    assert f"{site_url}/robots.txt" in line
     assert "page" not in requests, "no permit page was asked for"
     assert len(result.tramites) == FEATURES, "the features are harvested all the same"
     pages = [record for record in result.detalles if record["url"]]
@@ -153,9 +158,6 @@ def test_a_robots_txt_forbidding_the_pages_stops_them_and_says_which_rule(tmp_pa
 
 @pytest.mark.e2e
 def test_a_robots_txt_forbidding_the_layer_ends_the_crawl(tmp_path):
-    robots = "User-agent: *\nDisallow: /geoserver/\n"
-    with ReplicaServer(ReplicaConfig(features=FEATURES, robots_txt=robots)) as replica:
-        result = run_crawl(replica, tmp_path / "data", **PROJECT_PACE)
-        requests = replica.stats.snapshot()["requests"]
+    result, _, requests = crawl_under_robots_txt(tmp_path, "/geoserver/")
     assert_ends_on_one_clear_line(result, "Disallow: /geoserver/", "the WFS layer")
     assert set(requests) == {"other"}, "robots.txt alone was asked for"

@@ -198,26 +198,22 @@ def test_every_record_comes_out_as_against_geoserver(mapserver_crawl, reference)
     assert result.returncode == 0, result.log[-3000:]
     assert "Traceback" not in result.log
     served_ids = {f["properties"]["idPCTramite"] for f in mapserver_crawl.server.served_features}
+    assert_same_records(result.tramites, reference.tramites, served_ids)
+    assert_same_records(result.detalles, reference.detalles, served_ids)
+
+
+def assert_same_records(records: list[dict], reference: list[dict], served_ids: set) -> None:
+    """One record per permit MapServer served, each as the crawl against GeoServer's
+    replica wrote it (times aside)."""
     expected = {
         record["id_pc_tramite"]: comparable(record)
-        for record in reference.tramites
+        for record in reference
         if record["id_pc_tramite"] in served_ids
     }
-    tramites = result.tramites
-    assert len(tramites) == len(served_ids)
-    for record in tramites:
+    assert len(records) == len(expected)
+    for record in records:
         assert comparable(record) == expected[record["id_pc_tramite"]]
-    assert {r["id_pc_tramite"] for r in tramites} == set(expected)
-
-    expected_detalles = {
-        record["id_pc_tramite"]: comparable(record)
-        for record in reference.detalles
-        if record["id_pc_tramite"] in served_ids
-    }
-    detalles = result.detalles
-    assert len(detalles) == len(expected_detalles)
-    for record in detalles:
-        assert comparable(record) == expected_detalles[record["id_pc_tramite"]]
+    assert {record["id_pc_tramite"] for record in records} == set(expected)
 
 
 def hits_requests(server: MapServer) -> list[dict[str, str]]:
