@@ -46,7 +46,7 @@ LAPAZ_DATA_DIR = "data"
 LAPAZ_ARCHIVE = True
 FEED_EXPORT_ENCODING = "utf-8"  # default: None (ASCII escapes in JSON)
 # CSV feeds carry every key of every item, not only those of the first one.
-FEED_EXPORTERS = {"csv": "lapaz.exporters.UnionCsvItemExporter"}
+FEED_EXPORTERS = {"csv": "lapaz.crawl.exporters.UnionCsvItemExporter"}
 
 # --- Politeness towards a municipal server ----------------------------------------------
 # What sets the pace is how many requests are in flight at the server: with C at once and
@@ -68,7 +68,7 @@ AUTOTHROTTLE_START_DELAY = 0.25  # default: 5.0
 AUTOTHROTTLE_MAX_DELAY = 30.0  # default: 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 16.0  # default: 1.0
 # Retries wait in the scheduler, not in the downloader (see lapaz/scheduler.py).
-SCHEDULER = "lapaz.scheduler.BackoffScheduler"
+SCHEDULER = "lapaz.crawl.retries.BackoffScheduler"
 # Items of one answer processed at once. The pipelines do no I/O of their own that could
 # overlap, and Scrapy starts this many workers for every answer: a small number spares
 # the CPU (a WFS page's 5,000 items, a permit page's one).
@@ -98,24 +98,24 @@ LAPAZ_RETRY_BACKOFF_MAX = 120.0
 DOWNLOADER_MIDDLEWARES = {
     # First: a page request still queued when the crawl stopped asking for pages goes no
     # further (a changed site, a robots.txt that forbids the pages).
-    "lapaz.middlewares.StoppedPagesMiddleware": 50,
+    "lapaz.crawl.page_gate.StoppedPagesMiddleware": 50,
     # Scrapy's, saying which rule of robots.txt forbids a request.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "lapaz.robots.RobotsTxtMiddleware": 100,
+    "lapaz.crawl.robots.RobotsTxtMiddleware": 100,
     # scrapy-fake-useragent's own middlewares are broken on this Scrapy: see middlewares.py.
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "lapaz.middlewares.RandomUserAgentMiddleware": 400,
-    "lapaz.middlewares.BackoffRetryMiddleware": 550,
+    "lapaz.crawl.useragents.RandomUserAgentMiddleware": 400,
+    "lapaz.crawl.retries.BackoffRetryMiddleware": 550,
     # Next to the downloader, above HttpCompressionMiddleware (590) and the retries (550):
     # it archives every answer as received, compressed, including those retried.
-    "lapaz.archive.WarcArchiveMiddleware": 950,
+    "lapaz.crawl.archive.WarcArchiveMiddleware": 950,
 }
 # fake-useragent's data, current desktop browsers; the fixed USER_AGENT only if it fails
 # to load. (Without a fallback string scrapy-fake-useragent silently ends up with ancient
 # user agents.)
 FAKEUSERAGENT_PROVIDERS = [
-    "lapaz.middlewares.DesktopBrowserUserAgentProvider",
+    "lapaz.crawl.useragents.DesktopBrowserUserAgentProvider",
     "scrapy_fake_useragent.providers.FixedUserAgentProvider",
 ]
 FAKEUSERAGENT_BROWSERS = ["Chrome", "Firefox", "Safari", "Edge"]
@@ -129,18 +129,18 @@ USER_AGENT = FAKEUSERAGENT_FALLBACK
 
 # --- Pipelines, middlewares, extensions ---------------------------------------------------
 ITEM_PIPELINES = {
-    "lapaz.pipelines.DropWrittenRecordsPipeline": 700,
-    "lapaz.pipelines.JsonLinesWriterPipeline": 800,
+    "lapaz.crawl.pipelines.DropWrittenRecordsPipeline": 700,
+    "lapaz.crawl.pipelines.JsonLinesWriterPipeline": 800,
 }
 EXTENSIONS = {
     "scrapy.extensions.telnet.TelnetConsole": None,
     # Before the summary, so that the bars are closed when it is logged. One of the two
     # turns itself off: bars on a terminal, log lines elsewhere.
-    "lapaz.progress.ProgressBars": 400,
-    "lapaz.progress.ProgressLog": 410,
+    "lapaz.crawl.extensions.progress.ProgressBars": 400,
+    "lapaz.crawl.extensions.progress.ProgressLog": 410,
     # Before the summary, which reports the monitors' results.
-    "lapaz.monitors.HarvestSpidermon": 450,
-    "lapaz.extensions.CrawlSummary": 500,
+    "lapaz.crawl.extensions.monitors.HarvestSpidermon": 450,
+    "lapaz.crawl.extensions.summary.CrawlSummary": 500,
 }
 # Progress: bars on a terminal, else a log line every LAPAZ_PROGRESS_INTERVAL seconds.
 LAPAZ_PROGRESS = True
@@ -157,7 +157,7 @@ LAPAZ_DRIFT_SHARE = 0.5
 # --- Monitors (Spidermon, lapaz/monitors.py), run when the spider closes ----------------
 # A failed monitor makes the exit status non-zero and is named in the closing summary.
 SPIDERMON_ENABLED = True
-SPIDERMON_SPIDER_CLOSE_MONITORS = ["lapaz.monitors.HarvestMonitorSuite"]
+SPIDERMON_SPIDER_CLOSE_MONITORS = ["lapaz.crawl.extensions.monitors.HarvestMonitorSuite"]
 LAPAZ_MONITOR_FINISH_REASONS = ["finished"]
 # Shares of the permit pages asked in this run (ok + refused + without data + failed).
 LAPAZ_MONITOR_MIN_OK_SHARE = 0.8
