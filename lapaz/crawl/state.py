@@ -9,6 +9,7 @@ Scrapyd and the periodic progress line.
 from dataclasses import dataclass, field
 
 from lapaz.crawl import statkeys
+from lapaz.layer.fingerprint import LayerShape
 from lapaz.storage.store import DataStore
 
 
@@ -37,6 +38,8 @@ class Harvest:
     # spider closes.
     monitor_failures: list[str] = field(default_factory=list)
     monitors_run: int = 0
+    # The property names and types of the features received (for the run history).
+    layer_shape: LayerShape = field(default_factory=LayerShape)
 
     @property
     def succeeded(self) -> bool:

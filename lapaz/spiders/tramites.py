@@ -483,6 +483,7 @@ class TramitesSpider(scrapy.Spider):
 
     def check_layer(self, features: list[dict]) -> None:
         """Stop the crawl when a WFS page's properties are not those of the layer we know."""
+        self.harvest.layer_shape.add(features)
         problem = layer_problem(features)
         if problem is None:
             return
