@@ -14,7 +14,10 @@ Reads the table `python -m postprocess.merge` writes (default data/tramites_merg
   permit page states; a parcel with several approved permits counts once, by its latest
   approval (several permits of a parcel are mostly renewals and revisions of one building);
 - `summary.md`: the counts (permits, approved, pages fetched and failed, dates, top
-  macro-districts) with the three charts embedded.
+  macro-districts) with the three charts embedded;
+- from the data folder (`--data-dir`, default the input's folder): "Since the last
+  harvest" with `harvests.png` (postprocess.history_report), and "Runs", the run history,
+  with `runs.png` once two runs are recorded (postprocess.runs_report).
 
 A permit is a row with API data (`fuente` API or Ambos); a page is a row with a page
 record (`fuente` HTML or Ambos), failed when `error_pagina` holds a reason.
@@ -42,6 +45,7 @@ from postprocess.merge import (
     error_reason,
 )
 from postprocess.numeric import built_surface
+from postprocess.runs_report import RunsReportError, write_runs_section
 
 DEFAULT_INPUT = Path("data") / DEFAULT_OUTPUT
 REPORT_FOLDER = "report"
@@ -456,8 +460,10 @@ def main(argv: list[str] | None = None) -> int:
         data = Permits.from_merged(read_table(args.input), args.input)
         written = write_report(data, args.input, args.output_dir)
         data_dir = args.data_dir or args.input.parent
-        written += write_history_section(data_dir, args.output_dir, args.output_dir / SUMMARY_FILE)
-    except (ReportError, HistoryReportError) as error:
+        summary = args.output_dir / SUMMARY_FILE
+        written += write_history_section(data_dir, args.output_dir, summary)
+        written += write_runs_section(data_dir, args.output_dir, summary)
+    except (ReportError, HistoryReportError, RunsReportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"Wrote {', '.join(path.name for path in written)} to {args.output_dir}")

@@ -2,7 +2,7 @@ import orjson
 import pytest
 
 from lapaz.records.pick import page_is_done
-from lapaz.storage.store import DataStore
+from lapaz.storage.store import DataStore, crawl_file
 
 
 def write_lines(path, records, tail=b""):
@@ -118,3 +118,39 @@ def test_an_incomplete_harvest_keeps_the_last_complete_one(tmp_path, caplog):
     store.close(harvest_complete=True)
     assert (tmp_path / "tramites.jsonl").read_bytes() == b'{"id_pc_tramite":3}\n'
     assert not (tmp_path / "tramites.jsonl.partial").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "owned"),
+    [
+        ("tramites.jsonl", "tramites.jsonl"),
+        ("detalles.jsonl.partial", "detalles.jsonl.partial"),
+        ("cambios.jsonl", "cambios.jsonl"),
+        (".lock", ".lock"),
+        ("historial/corridas.jsonl", "historial/"),
+        ("archivo/a/b.warc.gz", "archivo/"),
+        ("muestras/p.html", "muestras/"),
+        ("tramites_merge.csv", None),
+        ("informes/tramites.jsonl", None),
+        ("../tramites.jsonl", None),
+    ],
+)
+def test_the_files_the_crawl_owns(tmp_path, name, owned):
+    data_dir = tmp_path / "data"
+    assert crawl_file(data_dir / name, data_dir) == owned
+
+
+@pytest.mark.parametrize(
+    ("features", "says"),
+    [(0, "got no features: there is nothing to merge yet"), (1, "--parcial merges them")],
+)
+def test_a_first_harvest_left_incomplete_suggests_parcial_only_with_features(
+    tmp_path, caplog, features, says
+):
+    store = DataStore(tmp_path)
+    store.open(full_refresh=False)
+    for key in range(features):
+        store.write("tramites", {"id_pc_tramite": key})
+    store.close(harvest_complete=False)
+    assert says in caplog.text
+    assert ("--parcial" in caplog.text) == bool(features)

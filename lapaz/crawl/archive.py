@@ -24,10 +24,10 @@ from warcio.warcwriter import WARCWriter
 
 from lapaz.crawl import statkeys
 from lapaz.records.schema import PROVENANCE_FIELDS
+from lapaz.storage.store import ARCHIVE_DIR
 
 logger = logging.getLogger(__name__)
 
-ARCHIVE_DIR = "archivo"
 FILE_PREFIX = "lapaz-"
 FILE_SUFFIX = ".warc.gz"
 # request.meta key of {"fecha_consulta", "warc_archivo", "warc_registro"} of the latest answer.

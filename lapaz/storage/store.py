@@ -19,6 +19,7 @@ from lapaz.records.diff import page_fingerprints
 from lapaz.records.pick import keep_replaced_pages, page_is_done, record_key
 from lapaz.storage import history
 from lapaz.storage.files import _rewrite
+from lapaz.storage.history import CHANGES_FILE, HISTORY_DIR
 from lapaz.storage.jsonl import read_jsonl
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,30 @@ DETALLES_FILE = "detalles.jsonl"
 SAMPLES_DIR = "muestras"
 # Held while a crawl writes, so that two crawls never write the same files.
 LOCK_FILE = ".lock"
+# Every answer of the site, one WARC file per run (lapaz.crawl.archive).
+ARCHIVE_DIR = "archivo"
+# What the crawl writes in its data folder: no other program may write over them.
+CRAWL_FILES = frozenset(
+    {TRAMITES_FILE, TRAMITES_PARTIAL_FILE, DETALLES_FILE, CHANGES_FILE, LOCK_FILE}
+)
+CRAWL_FOLDERS = frozenset({HISTORY_DIR, ARCHIVE_DIR, SAMPLES_DIR})
+# A file being written, renamed over its final name once whole (lapaz.storage.files).
+PARTIAL_SUFFIX = ".partial"
+
+
+def crawl_file(path: Path, data_dir: Path) -> str | None:
+    """Which of the crawl's files or folders in `data_dir` `path` is (`cambios.jsonl`,
+    `historial/`...), or None when it is none of them."""
+    try:
+        inside = path.resolve().relative_to(data_dir.resolve())
+    except ValueError:
+        return None
+    first, *rest = inside.parts or ("",)
+    if rest and first in CRAWL_FOLDERS:
+        return f"{first}/"
+    if not rest and (first in CRAWL_FILES or first.endswith(PARTIAL_SUFFIX)):
+        return first
+    return None
 
 
 def read_json_lines(path: Path) -> list[dict]:
@@ -58,6 +83,8 @@ class DataStore:
         self._written = {"tramites": set(), "detalles": set()}
         self._streams = {}
         self._lock = None
+        # Features written to TRAMITES_PARTIAL_FILE by this run.
+        self.features_written = 0
 
     @classmethod
     def open_dir(cls, data_dir: Path, full_refresh: bool) -> "DataStore":
@@ -129,6 +156,8 @@ class DataStore:
         key = record_key(kind, record)
         if key is not None:
             self._written[kind].add(key)
+        if kind == "tramites":
+            self.features_written += 1
         stream = self._streams[kind]
         stream.write(orjson.dumps(record) + b"\n")
         stream.flush()
@@ -155,11 +184,18 @@ class DataStore:
                 partial,
             )
         elif partial.exists():
-            logger.warning(
-                "The harvest is incomplete and there is no complete one yet: this run's"
-                " features are in %s (postprocess.merge --parcial merges them)",
-                partial,
-            )
+            logger.warning(incomplete_first_harvest(partial, self.features_written))
         if self._lock is not None:
             self._lock.close()  # which releases the lock; so does the end of the process
             self._lock = None
+
+
+def incomplete_first_harvest(partial: Path, features: int) -> str:
+    """What an incomplete run says when no harvest was ever complete: where its features
+    are, and how to merge them; only that it got none, when it got none."""
+    if not features:
+        return "The harvest is incomplete and got no features: there is nothing to merge yet"
+    return (
+        f"The harvest is incomplete and there is no complete one yet: this run's"
+        f" {features} features are in {partial} (postprocess.merge --parcial merges them)"
+    )
