@@ -154,3 +154,12 @@ def test_a_first_harvest_left_incomplete_suggests_parcial_only_with_features(
     store.close(harvest_complete=False)
     assert says in caplog.text
     assert ("--parcial" in caplog.text) == bool(features)
+
+
+def test_an_incomplete_run_after_a_complete_one_says_how_many_features_it_got(tmp_path, caplog):
+    write_lines(tmp_path / "tramites.jsonl", [{"id_pc_tramite": 1}])
+    store = DataStore(tmp_path)
+    store.open(full_refresh=False)
+    store.close(harvest_complete=False)
+    assert "tramites.jsonl keeps the last complete one; this run got no features" in caplog.text
+    assert "--parcial" not in caplog.text

@@ -176,23 +176,22 @@ class DataStore:
             os.replace(partial, self.data_dir / TRAMITES_FILE)
             if self.keeps_history:
                 history.record_harvest(self.data_dir, datetime.now(UTC))
-        elif partial.exists() and (self.data_dir / TRAMITES_FILE).exists():
-            logger.warning(
-                "The harvest is incomplete: %s keeps the last complete one, and this run's"
-                " features are in %s",
-                TRAMITES_FILE,
-                partial,
-            )
         elif partial.exists():
-            logger.warning(incomplete_first_harvest(partial, self.features_written))
+            has_complete = (self.data_dir / TRAMITES_FILE).exists()
+            logger.warning(incomplete_harvest(partial, self.features_written, has_complete))
         if self._lock is not None:
             self._lock.close()  # which releases the lock; so does the end of the process
             self._lock = None
 
 
-def incomplete_first_harvest(partial: Path, features: int) -> str:
-    """What an incomplete run says when no harvest was ever complete: where its features
-    are, and how to merge them; only that it got none, when it got none."""
+def incomplete_harvest(partial: Path, features: int, has_complete: bool) -> str:
+    """What an incomplete run says of its features: where they are, and, when no harvest
+    was ever complete, how to merge them; only that it got none, when it got none."""
+    if has_complete:
+        kept = f"The harvest is incomplete: {TRAMITES_FILE} keeps the last complete one"
+        if not features:
+            return f"{kept}; this run got no features"
+        return f"{kept}, and this run's {features} features are in {partial}"
     if not features:
         return "The harvest is incomplete and got no features: there is nothing to merge yet"
     return (
