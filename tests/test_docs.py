@@ -20,3 +20,20 @@ def test_both_readmes_have_the_same_quick_start_and_link_each_other():
         assert "Gobierno Autónomo Municipal de La Paz" in readme
         assert "--sin-nombres" in readme
         assert "datasette data/tramites.gpkg" in readme
+
+
+def test_the_weekly_pages_link_each_other_and_show_the_run_history_as_it_prints():
+    from postprocess.corridas import headers
+
+    english = (PROJECT_ROOT / "docs" / "weekly.md").read_text(encoding="utf-8")
+    spanish = (PROJECT_ROOT / "docs" / "cada-semana.md").read_text(encoding="utf-8")
+    assert "(cada-semana.md)" in english
+    assert "(weekly.md)" in spanish
+    for page in (english, spanish):
+        assert "python -m postprocess.corridas" in page
+        assert "historial/corridas.jsonl" in page
+        # The table as the command prints it: its header, its columns.
+        header = next(line for line in page.splitlines() if line.startswith("start (UTC)"))
+        assert header.split() == " ".join(headers()).split()
+        assert "OnCalendar=Mon *-*-* 03:30:00 America/La_Paz" in page
+        assert "30   7  *   *   1     /srv/lapaz/semanal.sh" in page
