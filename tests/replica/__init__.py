@@ -3,10 +3,12 @@ benchmarks and the offline demo. `python -m tests.replica --help` serves it stan
 
 from tests.replica.dataset import generate_features, page_identifier, page_rows
 from tests.replica.faults import Fault
+from tests.replica.limiter import RateLimit
 from tests.replica.server import ReplicaConfig, ReplicaServer
 
 __all__ = [
     "Fault",
+    "RateLimit",
     "ReplicaConfig",
     "ReplicaServer",
     "generate_features",
