@@ -184,4 +184,3 @@ class AdaptiveThrottle:
         self.stats.set_value(THROTTLE_DECREASES, controller.decreases)
         self.stats.set_value(THROTTLE_RESTORED, controller.restored)
         self.stats.set_value(THROTTLE_USUAL_FAILURE_SHARE, controller.usual_share)
-

@@ -14,8 +14,8 @@ import pytest
 
 from lapaz.throttle import PaceController
 from tests.replica import RateLimit
-from tests.replica.limiter import LeakyBucket
 from tests.replica.faults import unit_interval
+from tests.replica.limiter import LeakyBucket
 
 REFUSED, FAILED, OK = 503, 500, 200
 

@@ -64,9 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="nginx-like limit_req in front of the site: requests a second (default: none)",
     )
     parser.add_argument("--rate-burst", type=int, default=RateLimit.burst, help="limit_req burst")
-    parser.add_argument(
-        "--rate-status", type=int, choices=[503, 429], default=RateLimit.status
-    )
+    parser.add_argument("--rate-status", type=int, choices=[503, 429], default=RateLimit.status)
     parser.add_argument(
         "--rate-delay",
         action="store_true",
