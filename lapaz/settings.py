@@ -46,7 +46,7 @@ LAPAZ_DATA_DIR = "data"
 LAPAZ_ARCHIVE = True
 FEED_EXPORT_ENCODING = "utf-8"  # default: None (ASCII escapes in JSON)
 # CSV feeds carry every key of every item, not only those of the first one.
-FEED_EXPORTERS = {"csv": "lapaz.exporters.UnionCsvItemExporter"}
+FEED_EXPORTERS = {"csv": "lapaz.crawl.exporters.UnionCsvItemExporter"}
 
 # --- Politeness towards a municipal server ----------------------------------------------
 # What sets the pace is how many requests are in flight at the server: with C at once and
@@ -59,7 +59,7 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 4  # default: 8
 # 2.19 lets queued requests past the limit in a burst (a request counts as transferring
 # only once its download has started). 1 ms costs nothing at the server's pace.
 DOWNLOAD_DELAY = 0.001  # default: 0
-# The pace of new requests (lapaz/throttle.py): when a server refuses (503 or 429, as a
+# The pace of new requests (lapaz/crawl/throttle.py): when a server refuses (503 or 429, as a
 # request-rate limiter does) or fails across URLs beyond its usual share, the time between
 # new requests grows at once to what it answered well at, times LAPAZ_THROTTLE_DECREASE,
 # and shrinks back while answers are good (LAPAZ_THROTTLE_INCREASE requests a second
@@ -73,7 +73,7 @@ LAPAZ_THROTTLE_DECREASE = 0.7
 LAPAZ_THROTTLE_INCREASE = 1.0
 LAPAZ_THROTTLE_MAX_DELAY = 5.0  # at worst one new request every 5 s
 # Retries wait in the scheduler, not in the downloader (see lapaz/scheduler.py).
-SCHEDULER = "lapaz.scheduler.BackoffScheduler"
+SCHEDULER = "lapaz.crawl.retries.BackoffScheduler"
 # Scrapy checks every callback that is a generator for a `return value`, reading and
 # parsing its source with `ast` again on every answer (its cache is keyed by a bound method
 # made anew each time): a fifth of the CPU of a permit page. The spider returns no values.
@@ -109,24 +109,24 @@ LAPAZ_RETRY_BACKOFF_MAX = 120.0
 DOWNLOADER_MIDDLEWARES = {
     # First: a page request still queued when the crawl stopped asking for pages goes no
     # further (a changed site, a robots.txt that forbids the pages).
-    "lapaz.middlewares.StoppedPagesMiddleware": 50,
+    "lapaz.crawl.page_gate.StoppedPagesMiddleware": 50,
     # Scrapy's, saying which rule of robots.txt forbids a request.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "lapaz.robots.RobotsTxtMiddleware": 100,
+    "lapaz.crawl.robots.RobotsTxtMiddleware": 100,
     # scrapy-fake-useragent's own middlewares are broken on this Scrapy: see middlewares.py.
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "lapaz.middlewares.RandomUserAgentMiddleware": 400,
-    "lapaz.middlewares.BackoffRetryMiddleware": 550,
+    "lapaz.crawl.useragents.RandomUserAgentMiddleware": 400,
+    "lapaz.crawl.retries.BackoffRetryMiddleware": 550,
     # Next to the downloader, above HttpCompressionMiddleware (590) and the retries (550):
     # it archives every answer as received, compressed, including those retried.
-    "lapaz.archive.WarcArchiveMiddleware": 950,
+    "lapaz.crawl.archive.WarcArchiveMiddleware": 950,
 }
 # fake-useragent's data, current desktop browsers; the fixed USER_AGENT only if it fails
 # to load. (Without a fallback string scrapy-fake-useragent silently ends up with ancient
 # user agents.)
 FAKEUSERAGENT_PROVIDERS = [
-    "lapaz.middlewares.DesktopBrowserUserAgentProvider",
+    "lapaz.crawl.useragents.DesktopBrowserUserAgentProvider",
     "scrapy_fake_useragent.providers.FixedUserAgentProvider",
 ]
 FAKEUSERAGENT_BROWSERS = ["Chrome", "Firefox", "Safari", "Edge"]
@@ -140,19 +140,19 @@ USER_AGENT = FAKEUSERAGENT_FALLBACK
 
 # --- Pipelines, middlewares, extensions ---------------------------------------------------
 ITEM_PIPELINES = {
-    "lapaz.pipelines.DropWrittenRecordsPipeline": 700,
-    "lapaz.pipelines.JsonLinesWriterPipeline": 800,
+    "lapaz.crawl.pipelines.DropWrittenRecordsPipeline": 700,
+    "lapaz.crawl.pipelines.JsonLinesWriterPipeline": 800,
 }
 EXTENSIONS = {
     "scrapy.extensions.telnet.TelnetConsole": None,
-    "lapaz.throttle.AdaptiveThrottle": 300,
+    "lapaz.crawl.throttle.AdaptiveThrottle": 300,
     # Before the summary, so that the bars are closed when it is logged. One of the two
     # turns itself off: bars on a terminal, log lines elsewhere.
-    "lapaz.progress.ProgressBars": 400,
-    "lapaz.progress.ProgressLog": 410,
+    "lapaz.crawl.extensions.progress.ProgressBars": 400,
+    "lapaz.crawl.extensions.progress.ProgressLog": 410,
     # Before the summary, which reports the monitors' results.
-    "lapaz.monitors.HarvestSpidermon": 450,
-    "lapaz.extensions.CrawlSummary": 500,
+    "lapaz.crawl.extensions.monitors.HarvestSpidermon": 450,
+    "lapaz.crawl.extensions.summary.CrawlSummary": 500,
 }
 # Progress: bars on a terminal, else a log line every LAPAZ_PROGRESS_INTERVAL seconds.
 LAPAZ_PROGRESS = True
@@ -169,7 +169,7 @@ LAPAZ_DRIFT_SHARE = 0.5
 # --- Monitors (Spidermon, lapaz/monitors.py), run when the spider closes ----------------
 # A failed monitor makes the exit status non-zero and is named in the closing summary.
 SPIDERMON_ENABLED = True
-SPIDERMON_SPIDER_CLOSE_MONITORS = ["lapaz.monitors.HarvestMonitorSuite"]
+SPIDERMON_SPIDER_CLOSE_MONITORS = ["lapaz.crawl.extensions.monitors.HarvestMonitorSuite"]
 LAPAZ_MONITOR_FINISH_REASONS = ["finished"]
 # Shares of the permit pages asked in this run (ok + refused + without data + failed).
 LAPAZ_MONITOR_MIN_OK_SHARE = 0.8

@@ -3,7 +3,7 @@
     python -m postprocess.cambios [--data-dir data] [--desde YYYY-MM-DD] [--output FILE]
 
 Reads `cambios.jsonl` from the data folder (one line per change between two complete
-harvests, see lapaz.history) and writes `cambios.csv` there unless `--output` names another
+harvests, see lapaz.storage.history) and writes `cambios.csv` there unless `--output` names another
 file; `.parquet` gives Parquet. Columns: cosecha, id_pc_tramite, tipo, campo, antes,
 despues; `antes` and `despues` are text (a field's values are of any type: 3, "APROBADO").
 `--desde` keeps the harvests of that UTC day and later.
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from lapaz.history import CHANGES_FILE, KEY
-from lapaz.jsonl import JsonLinesError, read_jsonl
+from lapaz.records.diff import KEY
+from lapaz.storage.history import CHANGES_FILE
+from lapaz.storage.jsonl import JsonLinesError, read_jsonl
 from postprocess.merge import as_text, write_table
 
 DEFAULT_OUTPUT = "cambios.csv"

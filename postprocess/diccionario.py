@@ -13,7 +13,9 @@ import re
 import sys
 from pathlib import Path
 
-from lapaz.dictionary_data import (
+from lapaz.records.schema import FLOAT_FIELDS, INTEGER_FIELDS, TEXT_CODE_FIELDS, TRAMITE_PROPERTIES
+from postprocess.blds import BLDS_MAPPING
+from postprocess.dictionary_data import (
     DATE_FIELDS,
     MERGE_TERMS,
     PAGE_TERMS,
@@ -21,8 +23,6 @@ from lapaz.dictionary_data import (
     WFS_TERMS,
     Term,
 )
-from lapaz.schema import FLOAT_FIELDS, INTEGER_FIELDS, TEXT_CODE_FIELDS, TRAMITE_PROPERTIES
-from postprocess.blds import BLDS_MAPPING
 from postprocess.numeric import NUMBER_SUFFIX, UNIT_SUFFIX
 
 DEFAULT_OUTPUT = Path("docs") / "diccionario.md"

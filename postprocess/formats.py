@@ -19,7 +19,7 @@ import geopandas
 import orjson
 import pandas as pd
 
-from lapaz.dictionary_data import DATE_FIELDS
+from postprocess.dictionary_data import DATE_FIELDS
 from postprocess.xlsx import write_xlsx
 
 GEO_FORMATS = (".parquet", ".gpkg", ".geojson")

@@ -1,7 +1,7 @@
 """The report's "since the last harvest" section, from the harvests the crawl kept.
 
 Reads `cambios.jsonl` and the snapshots in `historial/` of the data folder (see
-lapaz.history): the changes of the latest harvest counted by kind, the permits it newly
+lapaz.storage.history): the changes of the latest harvest counted by kind, the permits it newly
 approved (a `resultado` that became APROBADO, or a new permit already APROBADO), and a
 chart of the layer's size and of its approved permits over the harvests kept. Nothing is
 added when the folder keeps no history.
@@ -15,18 +15,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from lapaz.history import (
-    CHANGES_FILE,
-    KEY,
-    MODIFIED,
-    NEW,
-    REMOVED,
-    harvest_label,
-    id_order,
-    read_snapshot,
-    snapshots,
-)
-from lapaz.jsonl import JsonLinesError, read_jsonl
+from lapaz.records.diff import KEY, MODIFIED, NEW, REMOVED, id_order
+from lapaz.storage.history import CHANGES_FILE, harvest_label, read_snapshot, snapshots
+from lapaz.storage.jsonl import JsonLinesError, read_jsonl
 
 HISTORY_CHART = "harvests.png"
 APPROVED = "APROBADO"

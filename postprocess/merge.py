@@ -23,9 +23,9 @@ Columns: the API fields in TRAMITE_FIELDS order (`id_pc_tramite`, `codigo_catast
 `numero_tramite` come from the page record on `HTML` rows), then `anio`, `identificador`,
 `url`, `error_pagina` (the page record's `error`), `fecha_consulta_pagina` (when the page
 was fetched; `fecha_consulta` is when the permit's WFS page was), `warc_archivo` and
-`warc_registro` (the archived answer, see lapaz.archive), then the page keys section by section
-(`gral__`, `par__`, `otro__`, as first seen), anything else, and `fuente` last. The page's
-own code stays in `gral__codigo_catastral`; rows where it differs from `codigo_catastral`
+`warc_registro` (the archived answer, see lapaz.crawl.archive), then the page keys section
+by section (`gral__`, `par__`, `otro__`, as first seen), anything else, and `fuente` last.
+The page's own code stays in `gral__codigo_catastral`; rows where it differs from `codigo_catastral`
 once both are in the same form are reported. With `--numeric`, each `par__<key>` column
 holding numbers is followed by `par__<key>_num` and `par__<key>_unidad` (see
 postprocess.numeric). Code-like columns are text, whole numbers are nullable integers.
@@ -40,18 +40,19 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
-from lapaz.columns import order_keys
-from lapaz.identifiers import decode_identifier, normalize_codigo_catastral, registration_year
-from lapaz.jsonl import JsonLinesError, read_jsonl
-from lapaz.schema import (
+from lapaz.permits.identity import decode_identifier
+from lapaz.records.schema import (
     DETALLE_FIELDS,
     FLOAT_FIELDS,
     INTEGER_FIELDS,
     PROVENANCE_FIELDS,
     TEXT_CODE_FIELDS,
     TRAMITE_FIELDS,
+    order_keys,
 )
-from lapaz.store import DETALLES_FILE, TRAMITES_FILE, TRAMITES_PARTIAL_FILE
+from lapaz.records.values import normalize_codigo_catastral, registration_year
+from lapaz.storage.jsonl import JsonLinesError, read_jsonl
+from lapaz.storage.store import DETALLES_FILE, TRAMITES_FILE, TRAMITES_PARTIAL_FILE
 from postprocess.blds import blds_records
 from postprocess.formats import OUTPUT_FORMATS, write_table
 from postprocess.numeric import add_numeric_columns

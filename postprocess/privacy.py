@@ -6,8 +6,8 @@ records of the Gobierno Autónomo Municipal de La Paz, but personal data all the
 
 import pandas as pd
 
-from lapaz.dictionary_data import PERSONAL_NAME_FIELDS, PERSONAL_NAME_WORDS
-from lapaz.schema import SECTION_PREFIXES
+from lapaz.records.schema import SECTION_PREFIXES
+from postprocess.dictionary_data import PERSONAL_NAME_FIELDS, PERSONAL_NAME_WORDS
 
 
 def is_personal_name(column: str) -> bool:

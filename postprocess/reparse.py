@@ -25,11 +25,11 @@ from scrapy.responsetypes import responsetypes
 from w3lib.url import safe_url_string
 from warcio.archiveiterator import ArchiveIterator
 
-from lapaz.archive import ARCHIVE_DIR, FILE_SUFFIX
-from lapaz.jsonl import JsonLinesError, read_jsonl
-from lapaz.pages import page_fields, parse_permit_page
-from lapaz.schema import DETALLE_FIELDS
-from lapaz.store import DETALLES_FILE, LOCK_FILE
+from lapaz.crawl.archive import ARCHIVE_DIR, FILE_SUFFIX
+from lapaz.permits.page import page_fields, parse_permit_page
+from lapaz.records.schema import DETALLE_FIELDS
+from lapaz.storage.jsonl import JsonLinesError, read_jsonl
+from lapaz.storage.store import DETALLES_FILE, LOCK_FILE
 
 logger = logging.getLogger(__name__)
 

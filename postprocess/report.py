@@ -32,7 +32,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from lapaz.jsonl import JsonLinesError, read_jsonl
+from lapaz.storage.jsonl import JsonLinesError, read_jsonl
 from postprocess.history_report import HistoryReportError, write_history_section
 from postprocess.merge import (
     DEFAULT_OUTPUT,

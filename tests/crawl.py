@@ -3,7 +3,6 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,14 +10,11 @@ from pathlib import Path
 from scrapy.crawler import CrawlerRunner
 
 from lapaz import settings as project
-from lapaz.history import CHANGES_FILE, snapshots
-from lapaz.jsonl import read_jsonl
 from lapaz.spiders.tramites import TramitesSpider
-from lapaz.store import DETALLES_FILE, TRAMITES_FILE, TRAMITES_PARTIAL_FILE
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Short enough that a test with an unanswerable server ends; long enough for a busy CI.
-CRAWL_TIMEOUT = 240
+from lapaz.storage.history import CHANGES_FILE, snapshots
+from lapaz.storage.jsonl import read_jsonl
+from lapaz.storage.store import DETALLES_FILE, TRAMITES_FILE, TRAMITES_PARTIAL_FILE
+from tools.crawl import CRAWL_TIMEOUT, PROJECT_ROOT, crawl_command, crawl_settings
 
 
 class CrawlFiles:
@@ -61,28 +57,6 @@ def project_settings(**overrides) -> dict[str, object]:
     """The project's settings, for crawlers built in-process (scrapy.utils.test.get_crawler)."""
     names = [name for name in dir(project) if name.isupper()]
     return {**{name: getattr(project, name) for name in names}, **overrides}
-
-
-def crawl_settings(replica, data_dir: Path, **overrides) -> dict[str, object]:
-    """Settings pointing the spider at the replica, fast where politeness is not at stake."""
-    return {
-        "LAPAZ_WFS_URL": replica.wfs_url,
-        "LAPAZ_DETALLE_URL": replica.detalle_url,
-        "LAPAZ_DATA_DIR": str(data_dir),
-        "AUTOTHROTTLE_ENABLED": False,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
-        "LOG_LEVEL": "INFO",
-        **overrides,
-    }
-
-
-def crawl_command(settings: dict, arguments: dict | None = None, extra: tuple = ()) -> list[str]:
-    command = [sys.executable, "-m", "scrapy", "crawl", "tramites", *extra]
-    for name, value in settings.items():
-        command += ["-s", f"{name}={value}"]
-    for name, value in (arguments or {}).items():
-        command += ["-a", f"{name}={value}"]
-    return command
 
 
 def run_crawl(
@@ -161,15 +135,6 @@ def warc_records(path: Path) -> list[dict]:
                 }
             )
     return records
-
-
-@dataclass(frozen=True)
-class Site:
-    """Where a crawl finds the WFS and the permit pages, when two servers share the site
-    (a real MapServer's WFS, the replica's pages): what run_crawl takes as its `replica`."""
-
-    wfs_url: str
-    detalle_url: str
 
 
 @dataclass

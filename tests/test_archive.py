@@ -14,7 +14,7 @@ from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
-from lapaz.archive import (
+from lapaz.crawl.archive import (
     META_KEY,
     WarcArchiveMiddleware,
     open_new_warc,
@@ -22,11 +22,11 @@ from lapaz.archive import (
     tramite_provenance,
     write_exchange,
 )
-from lapaz.schema import PROVENANCE_FIELDS
+from lapaz.records.schema import PROVENANCE_FIELDS
 from postprocess.reparse import whole_records
 from tests.crawl import kill_when, pages_written, run_crawl, warc_records
-from tests.replica import Fault, ReplicaConfig, ReplicaServer
 from tests.test_reliability import FAST_RETRIES
+from tools.replica import Fault, ReplicaConfig, ReplicaServer
 
 PAGE = b"<html><body><h5>Datos Generales</h5><table><tr><td>Zona</td><td>Sur</td></tr></table>"
 URL = "http://pages.test/pc/?MDQ0MTA0OTAwMDcwMDAwfDYxMTUzfDIwMjU="

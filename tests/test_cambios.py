@@ -9,12 +9,12 @@ import orjson
 import pandas as pd
 import pytest
 
-from lapaz.history import harvest_label, snapshot_time
-from lapaz.store import page_is_done
+from lapaz.records.pick import page_is_done
+from lapaz.storage.history import harvest_label, snapshot_time
 from postprocess import cambios, merge, report
 from postprocess.history_report import harvest_sizes, write_history_section
 from tests.crawl import run_crawl
-from tests.replica import ReplicaConfig, ReplicaServer, page_identifier
+from tools.replica import ReplicaConfig, ReplicaServer, page_identifier
 
 FEATURES = 400
 APPROVAL_DAY = "2026-12-01T14:00:00.000Z"

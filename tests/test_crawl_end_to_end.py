@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from lapaz.identifiers import normalize_codigo_catastral, registration_year
-from lapaz.schema import DETALLE_FIELDS, TRAMITE_FIELDS
+from lapaz.records.schema import DETALLE_FIELDS, TRAMITE_FIELDS
+from lapaz.records.values import normalize_codigo_catastral, registration_year
 from tests.crawl import run_crawl
-from tests.replica import ReplicaConfig, ReplicaServer
+from tools.replica import ReplicaConfig, ReplicaServer
 
 pytestmark = pytest.mark.e2e
 

@@ -6,8 +6,9 @@ from postprocess.diccionario import DEFAULT_OUTPUT, dictionary_markdown, main, u
 from postprocess.formats import geo_frame
 from postprocess.merge import main as merge_main
 from postprocess.report import read_table
-from tests.crawl import PROJECT_ROOT, run_crawl
-from tests.replica import ReplicaConfig, ReplicaServer
+from tests.crawl import run_crawl
+from tools.crawl import PROJECT_ROOT
+from tools.replica import ReplicaConfig, ReplicaServer
 
 
 def test_the_committed_dictionary_is_the_generated_one():

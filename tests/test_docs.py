@@ -2,7 +2,7 @@
 
 import re
 
-from tests.crawl import PROJECT_ROOT
+from tools.crawl import PROJECT_ROOT
 
 QUICK_START = re.compile(r"```sh\n(python3\.11 -m venv [^\n]+)\n```")
 

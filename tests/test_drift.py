@@ -1,16 +1,17 @@
-"""Noticing a changed site: the guards of lapaz.drift directly, then real crawls of a
+"""Noticing a changed site: the guards of lapaz.permits.drift directly, then real crawls of a
 replica whose pages changed layout."""
 
 from collections import Counter
 
 import pytest
 
-from lapaz.drift import PageDriftGuard, drift_line, layer_problem
-from lapaz.pages import page_fields, parse_permit_page
-from lapaz.schema import ERROR_NO_SECTIONS, TRAMITE_PROPERTIES
+from lapaz.layer.guard import layer_problem
+from lapaz.permits.drift import PageDriftGuard, drift_line
+from lapaz.permits.page import page_fields, parse_permit_page
+from lapaz.records.schema import ERROR_NO_SECTIONS, TRAMITE_PROPERTIES
 from tests.crawl import run_crawl
-from tests.replica import ReplicaConfig, ReplicaServer
-from tests.replica.pages import LAYOUT_DIVS, render_permit_page
+from tools.replica import ReplicaConfig, ReplicaServer
+from tools.replica.pages import LAYOUT_DIVS, render_permit_page
 
 
 def feed(guard: PageDriftGuard, outcomes: str) -> list[int]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lapaz.exporters import UnionCsvItemExporter, field_pairs, item_kind, order_keys
-from lapaz.schema import TRAMITE_FIELDS
+from lapaz.crawl.exporters import UnionCsvItemExporter, field_pairs, item_kind, order_keys
+from lapaz.records.schema import TRAMITE_FIELDS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -242,7 +242,7 @@ def test_registered_as_the_csv_feed_exporter_in_a_crawl(tmp_path):
             "-O",
             str(output),
             "-s",
-            'FEED_EXPORTERS={"csv": "lapaz.exporters.UnionCsvItemExporter"}',
+            'FEED_EXPORTERS={"csv": "lapaz.crawl.exporters.UnionCsvItemExporter"}',
             "-s",
             "LOG_LEVEL=WARNING",
         ],

@@ -2,9 +2,9 @@ from datetime import date
 
 import pytest
 
-from lapaz.filters import Filters, resolve_macrodistritos
+from lapaz.layer.filters import Filters, resolve_macrodistritos
 from tests.crawl import run_crawl
-from tests.replica import ReplicaConfig, ReplicaServer
+from tools.replica import ReplicaConfig, ReplicaServer
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from lapaz.arguments import CrawlArguments
-from tests.crawl import Site, run_crawl
-from tests.replica import Fault, ReplicaConfig, ReplicaServer
+from lapaz.spiders.arguments import CrawlArguments
+from tests.crawl import run_crawl
+from tools.crawl import Site
+from tools.replica import Fault, ReplicaConfig, ReplicaServer
 
 FEATURES = 300
 # The project's pace, not the quick one of the other crawl tests: the bounds are its own.

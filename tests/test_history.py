@@ -1,4 +1,4 @@
-"""lapaz.history: comparing harvests, snapshots and the change log; pages asked again."""
+"""lapaz.storage.history: comparing harvests, snapshots and the change log; pages asked again."""
 
 import gzip
 from datetime import UTC, datetime
@@ -6,19 +6,17 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from lapaz.history import (
+from lapaz.records.diff import changes, needs_new_page, normalised, record_fingerprint
+from lapaz.records.pick import keep_replaced_pages
+from lapaz.storage.history import (
     CHANGES_FILE,
-    changes,
     keep_snapshot,
-    needs_new_page,
-    normalised,
     read_snapshot,
-    record_fingerprint,
     record_harvest,
     snapshots,
 )
-from lapaz.jsonl import read_jsonl
-from lapaz.store import DataStore, keep_replaced_pages
+from lapaz.storage.jsonl import read_jsonl
+from lapaz.storage.store import DataStore
 
 MONDAY = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
 TUESDAY = datetime(2026, 12, 8, 9, 30, 5, tzinfo=UTC)

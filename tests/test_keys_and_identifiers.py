@@ -2,14 +2,10 @@ import base64
 
 import pytest
 
-from lapaz.identifiers import (
-    decode_identifier,
-    normalize_codigo_catastral,
-    permit_identifier,
-    registration_year,
-)
-from lapaz.keys import label_key, row_key, snake_case
-from lapaz.schema import TRAMITE_PROPERTIES
+from lapaz.permits.identity import decode_identifier, permit_identifier
+from lapaz.records.keys import label_key, row_key, snake_case
+from lapaz.records.schema import TRAMITE_PROPERTIES
+from lapaz.records.values import normalize_codigo_catastral, registration_year
 
 
 def test_every_server_property_gives_the_expected_snake_key():

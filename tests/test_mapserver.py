@@ -14,10 +14,11 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 import pytest
 
-from lapaz.schema import PROVENANCE_FIELDS
-from tests.crawl import CrawlResult, Site, run_crawl
-from tests.mapserver import TYPENAME, MapServer, MapServerConfig, mapserver_available
-from tests.replica import ReplicaServer
+from lapaz.records.schema import PROVENANCE_FIELDS
+from tests.crawl import CrawlResult, run_crawl
+from tools.crawl import Site
+from tools.mapserver import TYPENAME, MapServer, MapServerConfig, mapserver_available
+from tools.replica import ReplicaServer
 
 pytestmark = pytest.mark.skipif(
     not mapserver_available() and not os.environ.get("CI"),

@@ -7,9 +7,9 @@ import orjson
 import pandas as pd
 import pytest
 
-from lapaz.identifiers import permit_identifier
-from lapaz.jsonl import JsonLinesError, parse_jsonl, read_jsonl
-from lapaz.schema import DETALLE_FIELDS, TRAMITE_FIELDS
+from lapaz.permits.identity import permit_identifier
+from lapaz.records.schema import DETALLE_FIELDS, TRAMITE_FIELDS
+from lapaz.storage.jsonl import JsonLinesError, parse_jsonl, read_jsonl
 from postprocess.merge import (
     error_reason,
     identifier_identity,

@@ -6,10 +6,10 @@ from xml.etree import ElementTree
 
 import pytest
 
-from lapaz.schema import TRAMITE_FIELDS
+from lapaz.records.schema import TRAMITE_FIELDS
 from lapaz.spiders.tramites import TramitesSpider
 from tests.crawl import run_crawl
-from tests.replica import ReplicaConfig, ReplicaServer
+from tools.replica import ReplicaConfig, ReplicaServer
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The monitors (lapaz.monitors) judged directly, and through a real crawl."""
+"""The monitors (lapaz.crawl.extensions.monitors) judged directly, and through a real crawl."""
 
 import logging
 from types import SimpleNamespace
@@ -7,20 +7,20 @@ import pytest
 from scrapy.settings import Settings
 from spidermon.runners import MonitorRunner
 
-from lapaz import statkeys
-from lapaz.arguments import CrawlArguments
-from lapaz.extensions import summary_lines
-from lapaz.harvest import Harvest
-from lapaz.monitors import (
+from lapaz.crawl import statkeys
+from lapaz.crawl.extensions.monitors import (
     HarvestMonitorSuite,
     coverage_problems,
     failure_lines,
     notifier_actions,
     share_problems,
 )
-from lapaz.store import TRAMITES_FILE, TRAMITES_PARTIAL_FILE
+from lapaz.crawl.extensions.summary import summary_lines
+from lapaz.crawl.state import Harvest
+from lapaz.spiders.arguments import CrawlArguments
+from lapaz.storage.store import TRAMITES_FILE, TRAMITES_PARTIAL_FILE
 from tests.crawl import project_settings, run_crawl
-from tests.replica import ReplicaConfig, ReplicaServer
+from tools.replica import ReplicaConfig, ReplicaServer
 
 OK = statkeys.PAGES_OUTCOME_PREFIX + "ok"
 REFUSED = statkeys.PAGES_OUTCOME_PREFIX + "rechazada"
@@ -163,7 +163,7 @@ def test_notifiers_are_off_unless_configured_and_never_break_the_crawl(caplog):
     assert notifier_actions(crawler) == []
     # Configured but incomplete (no recipients): left out with a warning, not an error.
     crawler, _ = a_crawl({}, SPIDERMON_TELEGRAM_SENDER_TOKEN="123:abc")
-    with caplog.at_level(logging.WARNING, logger="lapaz.monitors"):
+    with caplog.at_level(logging.WARNING, logger="lapaz.crawl.extensions.monitors"):
         assert notifier_actions(crawler) == []
     assert "Telegram notifications are off" in caplog.text
 
@@ -194,7 +194,7 @@ def test_a_good_crawl_passes_the_monitors_with_a_clean_log(tmp_path):
     assert "Traceback" not in result.log
 
 
-# Renamed as a new GeoServer view might: names that lapaz.records cannot map back.
+# Renamed as a new GeoServer view might: names that lapaz.records.tramite cannot map back.
 RENAMED = {
     "codigoCatastral": "cod_catastral",
     "NumeroTramite": "nro_tramite",

@@ -5,11 +5,12 @@ the UTC year, and under La Paz's when that is refused."""
 import pytest
 import pytest_twisted
 
-from lapaz import statkeys
-from lapaz.identifiers import la_paz_year
-from lapaz.records import permit_of, tramite_record
+from lapaz.crawl import statkeys
+from lapaz.permits.identity import permit_of
+from lapaz.records.tramite import tramite_record
+from lapaz.records.values import la_paz_year
 from tests.crawl import crawl_in_process
-from tests.replica import ReplicaConfig, ReplicaServer, page_identifier
+from tools.replica import ReplicaConfig, ReplicaServer, page_identifier
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import itertools
 import pytest
 
 from tests.crawl import run_crawl
-from tests.replica import Fault, ReplicaConfig, ReplicaServer
+from tools.replica import Fault, ReplicaConfig, ReplicaServer
 
 pytestmark = pytest.mark.e2e
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from lapaz.pages import cell_text, flatten_sections, parse_permit_page, section_prefix
+from lapaz.permits.page import cell_text, flatten_sections, parse_permit_page, section_prefix
 
 PAGES = Path(__file__).parent / "data" / "pages"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lapaz.paging import LayerPaging, PageRequest, plan
+from lapaz.layer.paging import LayerPaging, PageRequest, plan
 
 
 def pairs(pages):

@@ -11,10 +11,9 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
-from lapaz import progress, statkeys
-from lapaz.harvest import Harvest
-from lapaz.paging import LayerPaging
-from lapaz.progress import (
+from lapaz.crawl import statkeys
+from lapaz.crawl.extensions import progress
+from lapaz.crawl.extensions.progress import (
     Progress,
     ProgressBars,
     ProgressLog,
@@ -22,7 +21,9 @@ from lapaz.progress import (
     progress_of,
     time_left,
 )
-from lapaz.store import DataStore
+from lapaz.crawl.state import Harvest
+from lapaz.layer.paging import LayerPaging
+from lapaz.storage.store import DataStore
 
 
 class DummySpider(Spider):
@@ -161,9 +162,11 @@ async def test_log_mode_logs_every_interval_until_the_spider_closes(make_crawler
     crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
 
     def progress_messages() -> list[str]:
-        return [r.getMessage() for r in caplog.records if r.name == "lapaz.progress"]
+        return [
+            r.getMessage() for r in caplog.records if r.name == "lapaz.crawl.extensions.progress"
+        ]
 
-    with caplog.at_level(logging.INFO, logger="lapaz.progress"):
+    with caplog.at_level(logging.INFO, logger="lapaz.crawl.extensions.progress"):
         send(crawler, signals.spider_opened)
         deadline = reactor.seconds() + 30
         while len(progress_messages()) < 1:

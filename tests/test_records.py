@@ -1,7 +1,9 @@
 import pytest
 
-from lapaz.records import as_int, permit_of, tramite_record
-from lapaz.schema import TRAMITE_FIELDS
+from lapaz.permits.identity import permit_of
+from lapaz.records.schema import TRAMITE_FIELDS
+from lapaz.records.tramite import tramite_record
+from lapaz.records.values import as_int
 
 GEOSERVER_PROPERTIES = {
     "idPCTramite": 33609,

@@ -4,9 +4,9 @@ from collections import Counter
 
 import pytest
 
-from lapaz.identifiers import registration_year
+from lapaz.records.values import registration_year
 from tests.crawl import kill_when, pages_written, run_crawl
-from tests.replica import Fault, ReplicaConfig, ReplicaServer, page_identifier
+from tools.replica import Fault, ReplicaConfig, ReplicaServer, page_identifier
 
 pytestmark = pytest.mark.e2e
 

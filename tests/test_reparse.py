@@ -8,12 +8,12 @@ import orjson
 import pytest
 from warcio.warcwriter import WARCWriter
 
-from lapaz.archive import ARCHIVE_DIR, write_exchange
-from lapaz.store import DETALLES_FILE, LOCK_FILE
+from lapaz.crawl.archive import ARCHIVE_DIR, write_exchange
+from lapaz.storage.store import DETALLES_FILE, LOCK_FILE
 from postprocess import reparse
 from tests.crawl import run_crawl
-from tests.replica import Fault, ReplicaConfig, ReplicaServer
 from tests.test_reliability import FAST_RETRIES
+from tools.replica import Fault, ReplicaConfig, ReplicaServer
 
 URL = "http://pages.test/pc/?MDQ0MTA0OTAwMDcwMDAwfDYxMTUzfDIwMjU="
 PAGE = (

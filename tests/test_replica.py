@@ -19,9 +19,9 @@ from urllib.parse import quote, urlencode
 import lxml.html
 import pytest
 
-from lapaz.identifiers import normalize_codigo_catastral
-from lapaz.schema import TRAMITE_PROPERTIES
-from tests.replica import (
+from lapaz.records.schema import TRAMITE_PROPERTIES
+from lapaz.records.values import normalize_codigo_catastral
+from tools.replica import (
     Fault,
     ReplicaConfig,
     ReplicaServer,
@@ -29,7 +29,7 @@ from tests.replica import (
     page_identifier,
     page_rows,
 )
-from tests.replica.pages import REFUSAL_TEXT, render_permit_page
+from tools.replica.pages import REFUSAL_TEXT, render_permit_page
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GETFEATURE = {
@@ -598,7 +598,7 @@ def test_cli_prints_ready_and_stops_on_sigterm():
         [
             sys.executable,
             "-m",
-            "tests.replica",
+            "tools.replica",
             "--port",
             "0",
             "--features",

@@ -19,7 +19,7 @@ from postprocess.report import (
     permits_per_year_chart,
     surface_by_district_chart,
 )
-from tests.crawl import CRAWL_TIMEOUT, PROJECT_ROOT
+from tools.crawl import CRAWL_TIMEOUT, PROJECT_ROOT
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLUMNS = ["id_pc_tramite", "codigo_catastral", *NEEDED_COLUMNS]
@@ -273,7 +273,7 @@ def test_output_folder_not_writable_is_an_error(tmp_path, capsys):
 @pytest.mark.e2e
 def test_the_demo_draws_its_report_next_to_its_data(tmp_path):
     data_dir = tmp_path / "demo-data"
-    command = [sys.executable, "-m", "tests.demo", "--features", "200", "--latency", "0"]
+    command = [sys.executable, "-m", "tools.demo", "--features", "200", "--latency", "0"]
     finished = subprocess.run(
         [*command, "--data-dir", str(data_dir), "--report"],
         cwd=PROJECT_ROOT,

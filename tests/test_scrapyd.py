@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from lapaz.jsonl import read_jsonl
-from tests.crawl import PROJECT_ROOT, crawl_settings
-from tests.replica import ReplicaConfig, ReplicaServer
-from tests.scrapyd_server import (
+from lapaz.storage.jsonl import read_jsonl
+from tools.crawl import PROJECT_ROOT, crawl_settings
+from tools.replica import ReplicaConfig, ReplicaServer
+from tools.scrapyd_server import (
     PROJECT,
     ScrapydServer,
     add_deploy_target,

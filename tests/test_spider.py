@@ -8,7 +8,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, TextResponse
 
 from lapaz.items import DetalleItem, TramiteItem
-from lapaz.paging import PageRequest
+from lapaz.layer.paging import PageRequest
 from tests.test_pages import saved
 
 SETTINGS = {

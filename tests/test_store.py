@@ -1,7 +1,8 @@
 import orjson
 import pytest
 
-from lapaz.store import DataStore, page_is_done
+from lapaz.records.pick import page_is_done
+from lapaz.storage.store import DataStore
 
 
 def write_lines(path, records, tail=b""):

@@ -1,4 +1,4 @@
-"""The pace controller (lapaz.throttle) and the replica's rate limiter, without a network.
+"""The pace controller (lapaz.crawl.throttle) and the replica's rate limiter, without a network.
 
 A small simulation sends requests as Scrapy's downloader does (at most C in flight, a new
 one no sooner than the controller's delay after the last) to a server that answers after
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from lapaz.throttle import PaceController
-from tests.replica import RateLimit
-from tests.replica.faults import unit_interval
-from tests.replica.limiter import LeakyBucket
+from lapaz.crawl.throttle import PaceController
+from tools.replica import RateLimit
+from tools.replica.faults import unit_interval
+from tools.replica.limiter import LeakyBucket
 
 REFUSED, FAILED, OK = 503, 500, 200
 

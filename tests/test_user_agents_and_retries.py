@@ -14,11 +14,15 @@ from scrapy.http import Response
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
-from lapaz.backoff import retry_delay
-from lapaz.middlewares import BackoffRetryMiddleware, RandomUserAgentMiddleware
-from lapaz.scheduler import RETRY_AFTER_META, BackoffScheduler
+from lapaz.crawl.retries import (
+    RETRY_AFTER_META,
+    BackoffRetryMiddleware,
+    BackoffScheduler,
+    retry_delay,
+)
+from lapaz.crawl.useragents import RandomUserAgentMiddleware
 from tests.crawl import run_crawl
-from tests.replica import Fault, ReplicaConfig, ReplicaServer
+from tools.replica import Fault, ReplicaConfig, ReplicaServer
 
 # Browsers of the last few years; scrapy-fake-useragent's broken fallback gives MSIE 7
 # and Opera 9 instead.

@@ -3,8 +3,8 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import pytest
 
-from lapaz.paging import PageRequest
-from lapaz.wfs import WfsError, WfsQuery, parse_feature_page, parse_hits, point_lat_lon
+from lapaz.layer.paging import PageRequest
+from lapaz.layer.wfs import WfsError, WfsQuery, parse_feature_page, parse_hits, point_lat_lon
 
 
 def collection(count: int, **totals) -> bytes:

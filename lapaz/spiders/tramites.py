@@ -1,10 +1,10 @@
 """The `tramites` spider: every WFS feature, and the page of every approved permit.
 
-Two phases that overlap: the WFS layer is paged as declared in lapaz.paging (the count
+Two phases that overlap: the WFS layer is paged as declared in lapaz.layer.paging (the count
 first, then every page at once), and each feature becomes its tramites record; permits
 whose page is wanted wait as small records and are handed to the engine whenever its
 scheduler runs dry, so memory holds permits, not thousands of queued requests. The load on
-the server is Scrapy's per-domain limit; retries wait in the scheduler (lapaz.scheduler).
+the server is Scrapy's per-domain limit; retries wait in the scheduler (lapaz.crawl.retries).
 """
 
 from collections import deque
@@ -16,21 +16,21 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import CloseSpider, DontCloseSpider, IgnoreRequest
 from scrapy.http import TextResponse
 
-from lapaz import statkeys
-from lapaz.archive import provenance, request_provenance, tramite_provenance
-from lapaz.arguments import CrawlArguments
-from lapaz.drift import PageDriftGuard, drift_line, layer_problem
-from lapaz.failures import down_message, failure_reason, unreachable_message
-from lapaz.harvest import Harvest
-from lapaz.history import needs_new_page
-from lapaz.identifiers import permit_identifier
+from lapaz.crawl import statkeys
+from lapaz.crawl.archive import provenance, request_provenance, tramite_provenance
+from lapaz.crawl.messages import down_message, failure_reason, unreachable_message
+from lapaz.crawl.page_gate import PAGES_STOPPED
+from lapaz.crawl.robots import forbidden_message
+from lapaz.crawl.state import Harvest
 from lapaz.items import DetalleItem, TramiteItem
-from lapaz.middlewares import PAGES_STOPPED
-from lapaz.pages import page_fields, parse_permit_page
-from lapaz.paging import LayerPaging, PageRequest
-from lapaz.records import Permit, permit_of, tramite_record
-from lapaz.robots import forbidden_message
-from lapaz.schema import (
+from lapaz.layer.guard import layer_problem
+from lapaz.layer.paging import LayerPaging, PageRequest
+from lapaz.layer.wfs import WfsError, WfsQuery, parse_feature_page, parse_hits, point_lat_lon
+from lapaz.permits.drift import PageDriftGuard, drift_line
+from lapaz.permits.identity import Permit, permit_identifier, permit_of
+from lapaz.permits.page import page_fields, parse_permit_page
+from lapaz.records.diff import needs_new_page
+from lapaz.records.schema import (
     ERROR_NO_CODIGO,
     ERROR_NO_FECHA,
     ERROR_NO_NUMERO,
@@ -39,8 +39,9 @@ from lapaz.schema import (
     ERROR_REFUSED,
     PROVENANCE_FIELDS,
 )
-from lapaz.store import DataStore
-from lapaz.wfs import WfsError, WfsQuery, parse_feature_page, parse_hits, point_lat_lon
+from lapaz.records.tramite import tramite_record
+from lapaz.spiders.arguments import CrawlArguments
+from lapaz.storage.store import DataStore
 
 INCOMPLETE_REASON = "wfs_incomplete"
 PAGES_STOPPED_REASON = "pages_stopped"
@@ -57,7 +58,7 @@ class TramitesSpider(scrapy.Spider):
     name = "tramites"
 
     def __init__(self, *args, **kwargs):
-        """Spider arguments (`-a name=value`), see lapaz.arguments and the README.
+        """Spider arguments (`-a name=value`), see lapaz.spiders.arguments and the README.
 
         resultado: the `resultado` values whose permits get their page requested,
             comma-separated, or `todos` for every permit.
@@ -101,7 +102,7 @@ class TramitesSpider(scrapy.Spider):
         spider.set_up_guards(settings)
         crawler.signals.connect(spider.hand_pages, signal=signals.scheduler_empty)
         crawler.signals.connect(spider.check_harvest, signal=signals.spider_idle)
-        # A harvest that leaves features out is no snapshot of the layer (lapaz.history).
+        # A harvest that leaves features out is no snapshot of the layer (lapaz.storage.history).
         spider.harvest.store.keeps_history = not (arguments.limit or arguments.filters)
         return spider
 
@@ -266,7 +267,7 @@ class TramitesSpider(scrapy.Spider):
     def feature_records(self, feature: dict, origin: dict):
         """The feature's tramites record, and its page's record when it can get no page.
 
-        origin: the provenance of the WFS page it came in (lapaz.archive).
+        origin: the provenance of the WFS page it came in (lapaz.crawl.archive).
         """
         latitude, longitude, lat_lon_order = point_lat_lon(feature.get("geometry"))
         record = tramite_record(
@@ -467,7 +468,7 @@ class TramitesSpider(scrapy.Spider):
             self.count_page_keys(fields)
         return _detalle(permit, fields, origin)
 
-    # Guarding against a changed site (lapaz.drift) and counting for the monitors
+    # Guarding against a changed site (lapaz.permits.drift) and counting for the monitors
 
     def set_up_guards(self, settings) -> None:
         self.drift = PageDriftGuard(

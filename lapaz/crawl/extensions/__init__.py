@@ -1,0 +1,1 @@
+"""Scrapy extensions, one concern each: progress, monitors (Spidermon), the closing summary."""

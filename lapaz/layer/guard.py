@@ -1,0 +1,57 @@
+"""Noticing that the WFS layer changed: properties renamed or gone. Pure logic: the
+municipality announces no change, and a crawl of a changed layer must stop, saying what."""
+
+from collections.abc import Iterable, Mapping
+
+from lapaz.records.schema import TRAMITE_PROPERTIES
+from lapaz.records.tramite import field_key
+
+# The record keys the crawl needs of a feature to ask for its page.
+NEEDED_KEYS = {
+    "codigo_catastral": "codigoCatastral",
+    "numero_tramite": "NumeroTramite",
+    "fecha_registro": "fechaRegistro",
+    "resultado": "resultado",
+}
+
+
+_KNOWN_KEYS = frozenset(TRAMITE_PROPERTIES.values())
+
+
+def _record_keys(properties: Mapping[str, object]) -> set[str]:
+    return {field_key(name) for name in properties}
+
+
+def layer_problem(features: Iterable[Mapping]) -> str | None:
+    """What is wrong with a WFS page's properties, in one line, or None when they look right.
+
+    Wrong: most features lack a property the crawl needs, or no feature carries any of the
+    known properties. Names are compared as `lapaz.records.field_key` reads them (any case,
+    or already snake-cased), so a server that only spells them differently is fine.
+    """
+    features = list(features)
+    if not features:
+        return None
+    names: set[str] = set()
+    lacking = 0
+    missing: set[str] = set()
+    for feature in features:
+        properties = feature.get("properties") or {}
+        names.update(properties)
+        absent = NEEDED_KEYS.keys() - _record_keys(properties)
+        if absent:
+            lacking += 1
+            missing |= absent
+    has_known = bool(_record_keys(dict.fromkeys(names)) & _KNOWN_KEYS)
+    if has_known and lacking * 2 <= len(features):
+        return None
+    now = ", ".join(sorted(names, key=str.lower)) or "no properties at all"
+    if not has_known:
+        what = f"its features carry none of the {len(TRAMITE_PROPERTIES)} known properties"
+    else:
+        needed = ", ".join(NEEDED_KEYS[key] for key in NEEDED_KEYS if key in missing)
+        what = f"{lacking} of its {len(features)} features lack {needed}"
+    return (
+        f"The WFS layer's properties seem to have changed: {what}. The layer now has: {now}."
+        " The crawl stops; tramites.jsonl keeps the last complete harvest."
+    )

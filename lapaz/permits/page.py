@@ -1,0 +1,127 @@
+"""Parsing a permit page: its three sections as rows of cell texts.
+
+lxml rather than BeautifulSoup: the same tree at a fraction of the CPU time per page.
+"""
+
+from dataclasses import dataclass, field
+
+import lxml.etree
+import lxml.html
+
+from lapaz.records.keys import plain_text, row_key, single_spaces
+from lapaz.records.schema import ERROR_NO_SECTIONS, ERROR_REFUSED, SECTIONS
+
+REFUSAL_TEXT = "No fue posible procesar la solicitud"
+HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_NEXT_TABLE_OR_HEADING = (
+    "following::*[self::table or " + " or ".join(f"self::{tag}" for tag in HEADINGS) + "][1]"
+)
+_UTF8_PARSER = lxml.html.HTMLParser(encoding="utf-8")
+
+
+@dataclass
+class PermitPage:
+    refused: bool = False
+    # section key prefix (`gral__`, ...) -> rows; a row is its label cells then its value
+    sections: dict[str, list[list[str]]] = field(default_factory=dict)
+    # The text of every heading (h1 ... h6) the page has: what a changed layout shows.
+    headings: list[str] = field(default_factory=list)
+
+
+def section_prefix(heading: str) -> str | None:
+    plain = plain_text(heading)
+    for name, prefix in SECTIONS.items():
+        if name in plain:
+            return prefix
+    return None
+
+
+def cell_text(cell) -> str:
+    """The text of a cell, its nested tags' texts joined by single spaces."""
+    return single_spaces(" ".join(cell.itertext()))
+
+
+def table_rows(table) -> list[list[str]]:
+    """Data rows of a table: at least two `td` cells, no header cells, not all empty."""
+    rows = []
+    for row in table.iter("tr"):
+        if row.find("th") is not None:
+            continue
+        cells = [cell_text(cell) for cell in row if cell.tag == "td"]
+        if len(cells) >= 2 and any(cells):
+            rows.append(cells)
+    return rows
+
+
+def _document(html: str | bytes):
+    """The parsed page, or None for a body with nothing to parse (a comment, blanks)."""
+    try:
+        if isinstance(html, str):
+            # As bytes: lxml refuses text that carries an XML encoding declaration.
+            return lxml.html.document_fromstring(html.encode("utf-8"), parser=_UTF8_PARSER)
+        return lxml.html.document_fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return None
+
+
+def _table_after(heading):
+    """The table a heading introduces: the next one, unless another heading comes first."""
+    following = heading.xpath(_NEXT_TABLE_OR_HEADING)
+    return following[0] if following and following[0].tag == "table" else None
+
+
+def parse_permit_page(html: str | bytes) -> PermitPage:
+    """The sections of a permit page, or `refused` for the site's refusal page.
+
+    A section whose table has no data rows counts as missing.
+    """
+    page = PermitPage()
+    document = _document(html) if html and html.strip() else None
+    if document is None:
+        return page
+    for heading in document.iter(*HEADINGS):
+        text = cell_text(heading)
+        if text:
+            page.headings.append(text)
+        prefix = section_prefix(text)
+        if prefix is None or prefix in page.sections:
+            continue
+        table = _table_after(heading)
+        rows = table_rows(table) if table is not None else []
+        if rows:
+            page.sections[prefix] = rows
+    if not page.sections:
+        body_text = " ".join(document.itertext())
+        page.refused = REFUSAL_TEXT.lower() in single_spaces(body_text).lower()
+    return page
+
+
+def flatten_sections(sections: dict[str, list[list[str]]]) -> dict[str, str]:
+    """Rows as prefixed keys: `par__retiro_sub_frontal` -> "3,00 ml".
+
+    A label repeated within a section keeps every value: the second is `<key>__2`.
+    """
+    flat: dict[str, str] = {}
+    for prefix, rows in sections.items():
+        for *labels, value in rows:
+            key = prefix + row_key(labels)
+            candidate, repeat = key, 1
+            while candidate in flat:
+                repeat += 1
+                candidate = f"{key}__{repeat}"
+            flat[candidate] = value
+    return flat
+
+
+def page_fields(page: PermitPage) -> dict[str, str | None]:
+    """The fields a parsed page gives its `detalles` record: `error`, then the page keys.
+
+    The one place that decides what a page says, for the crawl and for re-parsing archived
+    pages alike: `rechazada` for the refusal page, `sin_secciones` for a page without its
+    tables, else no error and the rows as prefixed keys.
+    """
+    if page.refused:
+        return {"error": ERROR_REFUSED}
+    if not page.sections:
+        return {"error": ERROR_NO_SECTIONS}
+    return {"error": None, **flatten_sections(page.sections)}

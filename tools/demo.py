@@ -1,0 +1,51 @@
+"""The whole flow without the real site: start the replica, crawl it, merge, stop.
+
+python -m tools.demo [--features 3000] [--data-dir demo-data] [--report]
+
+With --report it also draws the report's charts, into DATA_DIR/report.
+"""
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from postprocess.merge import DEFAULT_OUTPUT
+from tools.crawl import PROJECT_ROOT, crawl_command, crawl_settings
+from tools.replica import ReplicaConfig, ReplicaServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--features", type=int, default=3000, help="permits in the replica")
+    parser.add_argument("--data-dir", type=Path, default=Path("demo-data"))
+    parser.add_argument(
+        "--latency", type=float, default=0.05, help="seconds the replica takes per page"
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="also draw the report (into DATA_DIR/report)"
+    )
+    options = parser.parse_args(argv)
+    data_dir = options.data_dir.resolve()
+
+    with ReplicaServer(ReplicaConfig(features=options.features, latency=options.latency)) as site:
+        print(f"replica of the site at {site.url} ({options.features} permits)", flush=True)
+        # The project's own politeness settings, only pointed at the replica.
+        settings = crawl_settings(site, data_dir)
+        for speed_up in ("AUTOTHROTTLE_ENABLED", "CONCURRENT_REQUESTS_PER_DOMAIN"):
+            settings.pop(speed_up)
+        crawl = subprocess.run(crawl_command(settings), cwd=PROJECT_ROOT, check=False)
+    if crawl.returncode != 0:
+        print(f"the crawl failed (exit status {crawl.returncode})", file=sys.stderr)
+        return crawl.returncode
+    merge = [sys.executable, "-m", "postprocess.merge", "--data-dir", str(data_dir)]
+    merged = subprocess.run(merge, cwd=PROJECT_ROOT, check=False)
+    if merged.returncode != 0 or not options.report:
+        return merged.returncode
+    # The report goes next to its input: DATA_DIR/report.
+    report = [sys.executable, "-m", "postprocess.report", "--input", str(data_dir / DEFAULT_OUTPUT)]
+    return subprocess.run(report, cwd=PROJECT_ROOT, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
