@@ -20,6 +20,7 @@ given back, and that share becomes the server's usual one, tolerated from then o
 A server's Retry-After still wins: it sets how long its request waits (lapaz.crawl.retries).
 """
 
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 from time import monotonic
@@ -35,12 +36,16 @@ from lapaz.crawl.statkeys import (
     THROTTLE_USUAL_FAILURE_SHARE,
 )
 
+logger = logging.getLogger(__name__)
+
 # Answers that say the server is refusing or failing (what RETRY_HTTP_CODES retries, 408 aside).
 FAILURE_STATUSES = frozenset({429, 500, 502, 503, 504, 522, 524})
 # The good answers of this many seconds give the pace the server was answering well at;
 # early in a crawl, those since its first answer, over no less than the shortest span.
 ANSWERED_SPAN = 1.0
 SHORTEST_SPAN = 0.25
+# A decrease is judged after a window of answers, or after this many seconds at a slow pace.
+LONGEST_PROBE = 3.0
 
 
 @dataclass
@@ -93,7 +98,7 @@ class PaceController:
             return self.delay
         self._recent.append(url if failed else None)
         if self._probe is not None:
-            self._judge_decrease()
+            self._judge_decrease(now)
         elif failed and self.failing_urls() > (self.usual_share + self.margin) * self.window:
             self._decrease(now)
         elif not failed:
@@ -112,19 +117,19 @@ class PaceController:
         self.decreased_at = now
         self._recent.clear()
 
-    def _judge_decrease(self) -> None:
+    def _judge_decrease(self, now: float) -> None:
         """After a window of answers at the slower pace: did it cure the failures?"""
         self._probe[1] += 1
         before_delay, answers = self._probe
-        if answers < self.window:
+        if answers < self.window and now - self.decreased_at < LONGEST_PROBE:
             return
         self._probe = None
         failing = self.failing_urls()
         # Cured: the failures fell to half the server's usual share or less. A limiter
         # stops refusing altogether below its rate; a share of failing pages goes on.
-        if failing <= self.usual_share * self.window / 2:
+        if failing <= self.usual_share * answers / 2:
             return
-        share = failing / self.window
+        share = failing / answers
         if share <= self.usual_max:
             # Not about the pace: the pace is given back, and this share is the usual one.
             self.usual_share = share
@@ -178,6 +183,14 @@ class AdaptiveThrottle:
         slot.delay = controller.answered(request.url, failed, now - latency, now)
         if before != (controller.decreases, controller.restored, slot.delay):
             self._note(controller, slot.delay)
+        if before[:2] != (controller.decreases, controller.restored):
+            logger.debug(
+                "Pace of %s: %.3f s between new requests (%d decreases, %d given back)",
+                key,
+                slot.delay,
+                controller.decreases,
+                controller.restored,
+            )
 
     def _note(self, controller: PaceController, delay: float) -> None:
         self.stats.set_value(THROTTLE_DELAY, round(delay, 4))
