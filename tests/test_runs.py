@@ -319,3 +319,11 @@ def test_a_crawl_that_cannot_start_leaves_its_line_too(tmp_path, arguments, lock
     assert why in run["motivo"]
     assert f"error: {run['motivo']}" in result.log
     assert run["features_recibidas"] is None
+
+
+@pytest.mark.e2e
+def test_a_crawl_that_cannot_start_makes_no_data_folder_for_its_line(tmp_path):
+    with ReplicaServer(ReplicaConfig(features=20)) as replica:
+        result = run_crawl(replica, tmp_path / "data", {"limite": "muchos"})
+    assert result.returncode == 1
+    assert not (tmp_path / "data").exists()

@@ -3,7 +3,7 @@
 Scrapy's own command exits 0 even when the spider closed early or the harvest fell short;
 cron, CI and Scrapyd need the exit status to tell. A crawl that cannot start (a bad
 spider argument, an unwritable data directory) ends with its reason on one line, and
-leaves that line in the run history (lapaz.storage.runs) when the data folder takes it.
+leaves that line in the run history (lapaz.storage.runs) of a data folder that exists.
 """
 
 import sys
@@ -42,8 +42,10 @@ class Command(ScrapyCrawlCommand):
         if startup_errors or self.crawler_process.bootstrap_failed or harvest is None:
             self.exitcode = 1
             why = "; ".join(map(str, startup_errors)) or could_not_start()
-            run = not_started_run(started, datetime.now(UTC), why)
-            record_run(Path(crawler.settings["LAPAZ_DATA_DIR"]), run)
+            data_dir = Path(crawler.settings["LAPAZ_DATA_DIR"])
+            # Into a data folder that exists only: a mistyped run makes no folder of its own.
+            if data_dir.is_dir():
+                record_run(data_dir, not_started_run(started, datetime.now(UTC), why))
             for error in startup_errors:
                 print(f"error: {error}", file=sys.stderr)
             return
