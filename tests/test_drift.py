@@ -8,7 +8,7 @@ import pytest
 from lapaz.layer.guard import layer_problem
 from lapaz.permits.drift import PageDriftGuard, drift_line
 from lapaz.permits.page import page_fields, parse_permit_page
-from lapaz.records.schema import ERROR_NO_SECTIONS, TRAMITE_PROPERTIES
+from lapaz.records.schema import TRAMITE_PROPERTIES, PageOutcome
 from tests.crawl import run_crawl
 from tools.replica import ReplicaConfig, ReplicaServer
 from tools.replica.pages import LAYOUT_DIVS, render_permit_page
@@ -69,7 +69,7 @@ def test_the_stop_line_says_what_was_found_and_where_the_sample_is():
 
 def test_a_page_in_the_new_layout_has_no_sections_and_shows_its_headings(replica_feature):
     page = parse_permit_page(render_permit_page(replica_feature, layout=LAYOUT_DIVS))
-    assert page_fields(page)["error"] == ERROR_NO_SECTIONS
+    assert page_fields(page)["error"] == PageOutcome.NO_SECTIONS
     assert len(page.headings) == 1
     assert page.headings[0].startswith("Permiso de Construcción — Trámite N°")
     known = parse_permit_page(render_permit_page(replica_feature))
@@ -144,7 +144,7 @@ def check_stopped(result, asked):
     assert str(samples[0]) in stop_lines[0]
     assert "Permiso de Construcción — Trámite N°" in stop_lines[0]
     page = parse_permit_page(samples[0].read_bytes())
-    assert page_fields(page)["error"] == ERROR_NO_SECTIONS, "the sample is such a page"
+    assert page_fields(page)["error"] == PageOutcome.NO_SECTIONS, "the sample is such a page"
     errors = Counter(record["error"] for record in result.detalles)
     assert errors["no_solicitada"] > 0
     for record in result.detalles:

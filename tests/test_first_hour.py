@@ -78,7 +78,7 @@ def test_a_folder_another_crawl_writes_to_is_one_line(tmp_path):
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         result = run_crawl(replica, data)
         requests = replica.stats.snapshot()["requests"]
-    assert_ends_on_one_clear_line(result, "another crawl is writing to")
+    assert_ends_on_one_clear_line(result, "a crawl is writing to")
     assert "AssertionError" not in result.log
     assert requests == {}
 
