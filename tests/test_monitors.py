@@ -15,7 +15,7 @@ from lapaz.crawl import statkeys
 from lapaz.crawl.extensions.monitors import notifier_actions
 from lapaz.records.schema import PageOutcome
 from lapaz.storage.previous import FAILURES_FILE, LAYER_FILE
-from lapaz.storage.store import DETALLES_FILE, TRAMITES_FILE, TRAMITES_PARTIAL_FILE
+from lapaz.storage.store import TRAMITES_FILE, TRAMITES_PARTIAL_FILE
 from tests.crawl import crawl_in_process, project_settings, run_crawl
 from tools.replica import ReplicaConfig, ReplicaServer
 from tools.replica.faults import Fault
@@ -44,13 +44,13 @@ async def test_a_configured_notifier_is_told_of_the_verdict(tmp_path, caplog):
         # Spidermon's own switch: the message is logged instead of sent.
         "SPIDERMON_TELEGRAM_FAKE": True,
     }
-    fault = Fault("wfs", "status", status=503, fraction=1.0)
+    fault = Fault("page", "status", status=500, fraction=0.5, times=None)
     with (
-        ReplicaServer(ReplicaConfig(features=50, faults=[fault])) as replica,
+        ReplicaServer(ReplicaConfig(features=100, faults=[fault])) as replica,
         caplog.at_level(logging.INFO, logger="spidermon.contrib.actions.telegram"),
     ):
         crawl = await crawl_in_process(replica, tmp_path, RETRY_TIMES=0, **telegram)
-    assert crawl.verdict.reason == "wfs_incomplete"
+    assert crawl.verdict.reason == "checks_failed"
     assert "finished with errors" in caplog.text
     assert crawl.stats[statkeys.MONITORS_FAILED] == [
         f"Verdict/the run succeeded: {crawl.verdict.line}"
@@ -71,7 +71,7 @@ def test_a_good_crawl_passes_the_monitors_with_a_clean_log(tmp_path):
 @pytest_twisted.ensureDeferred
 async def test_pages_failing_again_are_persisting_not_alarms(tmp_path):
     """The weekly case: a few pages the site always answers with HTTP 500."""
-    always = Fault("page", "status", status=500, fraction=0.05)
+    always = Fault("page", "status", status=500, fraction=0.05, times=None)
     settings = {"RETRY_TIMES": 0, "LAPAZ_MONITOR_MAX_FAILED_SHARE": 0.2}
     with ReplicaServer(ReplicaConfig(features=400, faults=[always])) as replica:
         first = await crawl_in_process(replica, tmp_path, **settings)
@@ -101,7 +101,7 @@ async def test_pages_failing_again_are_persisting_not_alarms(tmp_path):
 @pytest.mark.e2e
 @pytest_twisted.ensureDeferred
 async def test_new_failures_above_the_bound_fail_against_every_wanted_page(tmp_path):
-    fault = Fault("page", "status", status=500, fraction=0.3)
+    fault = Fault("page", "status", status=500, fraction=0.3, times=None)
     with ReplicaServer(ReplicaConfig(features=300, faults=[fault])) as replica:
         crawl = await crawl_in_process(replica, tmp_path, RETRY_TIMES=0)
     verdict = crawl.verdict
@@ -117,8 +117,8 @@ async def test_a_layer_that_shrank_fails_and_keeps_the_last_harvest(tmp_path):
         first = await crawl_in_process(replica, tmp_path)
         assert first.verdict.succeeded, first.verdict.line
         assert orjson.loads((tmp_path / LAYER_FILE).read_bytes())["entidades"] == 300
-        before = {name: (tmp_path / name).read_bytes() for name in (TRAMITES_FILE, DETALLES_FILE)}
-        ids = {feature["properties"]["idPCTramite"] for feature in replica.features()[:60]}
+        before = {name: (tmp_path / name).read_bytes() for name in (TRAMITES_FILE, LAYER_FILE)}
+        ids = {feature["properties"]["idPCTramite"] for feature in replica.features[:60]}
         replica.remove_features(ids)
         second = await crawl_in_process(replica, tmp_path)
     assert second.verdict.reason == "layer_shrank"
@@ -126,6 +126,7 @@ async def test_a_layer_that_shrank_fails_and_keeps_the_last_harvest(tmp_path):
     assert "The WFS layer shrank: 240 features, against 300" in second.verdict.line
     for name, content in before.items():
         assert (tmp_path / name).read_bytes() == content, name
+    assert len(second.snapshots) == 1, "no snapshot of a shrunk layer"
 
 
 @pytest.mark.e2e

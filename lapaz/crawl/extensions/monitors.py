@@ -80,6 +80,16 @@ def notifier_actions(crawler) -> list:
     return actions
 
 
+class SpidermonReportAtDebug(logging.Filter):
+    """Spidermon's report (tracebacks of failed monitors included) at DEBUG: it would bury
+    the closing summary, which gives each failure in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("[Spidermon]"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
 class HarvestMonitorSuite(MonitorSuite):
     """The project's monitors; a failure is told through the notifiers configured."""
 
@@ -91,6 +101,9 @@ class HarvestMonitorSuite(MonitorSuite):
         if crawler is not None:
             # Instances: Spidermon would build classes without the crawler's settings.
             self.monitors_failed_actions.extend(notifier_actions(crawler))
+            spider_logger = logging.getLogger(crawler.spidercls.name)
+            if not any(isinstance(f, SpidermonReportAtDebug) for f in spider_logger.filters):
+                spider_logger.addFilter(SpidermonReportAtDebug())
 
 
 def failure_lines(result) -> list[str]:
