@@ -68,24 +68,45 @@ HEADER = [
 ]
 
 
-def documented_columns() -> set[str]:
-    return set(WFS_TERMS) | set(MERGE_TERMS) | set(PAGE_TERMS)
+def _known_term(name: str) -> tuple[Term, str] | None:
+    """The term of a column the dictionary lists by name, and its type."""
+    if name in WFS_TERMS:
+        return WFS_TERMS[name], wfs_type(name)
+    if name in MERGE_TERMS:
+        return MERGE_TERMS[name]
+    if name in PAGE_TERMS:
+        return PAGE_TERMS[name][1], "texto"
+    return None
+
+
+def column_term(column: str) -> tuple[Term, str] | None:
+    """What a column of the merged table means and its type; None if the dictionary does
+    not explain it. Columns derived from a page row (`_num`, `_unidad`, `__2`) are
+    explained from that row."""
+    known = _known_term(column)
+    if known is not None:
+        return known
+    for suffix in (NUMBER_SUFFIX, UNIT_SUFFIX):
+        if column.startswith("par__") and column.endswith(suffix):
+            base = column.removesuffix(suffix)
+            break
+    else:
+        suffix, base = "", column
+    found = _known_term(_REPEAT.sub("", base))
+    if found is None:
+        return None
+    term, kind = found
+    if suffix == NUMBER_SUFFIX:
+        return Term(term.english, f"{term.meaning} Solo el número.", "", term.unit), "número"
+    if suffix == UNIT_SUFFIX:
+        return Term("unit", f"La unidad escrita tras el número de `{base}`.", "", ""), "texto"
+    repeated = f"{term.meaning} Otro valor de la misma etiqueta en la página."
+    return Term(term.english, repeated, term.example, term.unit), kind
 
 
 def undocumented(columns) -> list[str]:
     """The columns of a merged table that the dictionary does not explain."""
-    known = documented_columns()
-    missing = []
-    for column in columns:
-        base = column
-        for suffix in (NUMBER_SUFFIX, UNIT_SUFFIX):
-            if base.startswith("par__") and base.endswith(suffix):
-                base = base.removesuffix(suffix)
-                break
-        base = _REPEAT.sub("", base)
-        if column not in known and base not in known:
-            missing.append(column)
-    return missing
+    return [column for column in columns if column_term(column) is None]
 
 
 def dictionary_markdown() -> str:

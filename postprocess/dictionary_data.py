@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 # Dates and times the WFS sends as ISO 8601 in UTC; typed formats hold them as timestamps.
 DATE_FIELDS = ("fecha_registro", "fecha_aprobacion", "fecha_registro_arch")
+# Every column holding a moment: the WFS dates and when the crawl received each answer.
+TIMESTAMP_FIELDS = (*DATE_FIELDS, "fecha_consulta", "fecha_consulta_pagina")
 # Columns holding a person's name: left out by `postprocess.merge --sin-nombres`.
 PERSONAL_NAME_FIELDS = ("solicitante", "arquitecto_nombre", "otro__arquitecto_reponsable")
 # A page row whose label has one of these words holds a person's name too (a new template
