@@ -16,6 +16,7 @@ from pathlib import Path
 from lapaz.records.schema import FLOAT_FIELDS, INTEGER_FIELDS, TEXT_CODE_FIELDS, TRAMITE_PROPERTIES
 from postprocess.blds import BLDS_MAPPING
 from postprocess.dictionary_data import (
+    DATASETTE_TERMS,
     DATE_FIELDS,
     MERGE_TERMS,
     PAGE_TERMS,
@@ -74,6 +75,8 @@ def _known_term(name: str) -> tuple[Term, str] | None:
         return WFS_TERMS[name], wfs_type(name)
     if name in MERGE_TERMS:
         return MERGE_TERMS[name]
+    if name in DATASETTE_TERMS:
+        return DATASETTE_TERMS[name]
     if name in PAGE_TERMS:
         return PAGE_TERMS[name][1], "texto"
     return None
@@ -122,7 +125,8 @@ def dictionary_markdown() -> str:
         "",
         "Tipos: en CSV y JSON lines las fechas quedan como texto ISO 8601 en UTC"
         " (`2017-11-14T17:04:40.303Z`; La Paz es UTC−4); en Parquet y GeoPackage son marcas de"
-        " tiempo UTC, en `.xlsx` fechas (en UTC, lo dice el encabezado). Los enteros son"
+        " tiempo UTC, en `.xlsx` fechas (en UTC, lo dice la celda:"
+        " `2017-11-14 17:04:40 UTC`). Los enteros son"
         " enteros, los decimales números; los códigos (`texto (código)`) son siempre texto,"
         " con sus ceros a la izquierda. Los formatos GIS llevan además `geometry`: el punto"
         " (longitud, latitud) en EPSG:4326, vacío si el trámite no tiene coordenadas.",
@@ -134,6 +138,13 @@ def dictionary_markdown() -> str:
     lines += [row(name, term, wfs_source(name), wfs_type(name)) for name, term in WFS_TERMS.items()]
     lines += ["", "## Añadidas por la fusión (merge)", "", *HEADER]
     lines += [row(name, term, "derivada", kind) for name, (term, kind) in MERGE_TERMS.items()]
+    lines += [
+        "",
+        "## Solo en Datasette (`python -m postprocess.datasette`)",
+        "",
+        *HEADER,
+    ]
+    lines += [row(name, term, "derivada", kind) for name, (term, kind) in DATASETTE_TERMS.items()]
     lines += [
         "",
         "## De la página del permiso",
