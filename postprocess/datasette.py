@@ -28,7 +28,7 @@ from typing import NoReturn
 
 from lapaz.records.schema import order_keys
 from lapaz.records.values import la_paz_year
-from postprocess.diccionario import column_term
+from postprocess.diccionario import column_term, plain_text
 from postprocess.formats import LAYER
 from postprocess.privacy import is_personal_name
 
@@ -79,13 +79,17 @@ SOURCE = "Gobierno Autónomo Municipal de La Paz (GAMLP), Sistema de Informació
 SOURCE_URL = "https://sitservicios.lapaz.bo/geoserver/sit/ows"
 LICENSE = "Sin licencia declarada: datos públicos que publica el GAMLP (citar la fuente)"
 # Sixty column descriptions in Datasette's one-per-line list push the map and the table
-# out of sight: three to a line, smaller.
+# out of sight: three to a line, smaller, in a box that scrolls.
 STYLESHEET = """\
 dl.column-descriptions {
   display: grid;
   grid-template-columns: repeat(3, minmax(9em, max-content) minmax(12em, 1fr));
   gap: 0.1em 0.8em;
   font-size: 0.8em;
+  max-height: 16em;
+  overflow-y: auto;
+  border: 1px solid #ccc;
+  padding: 0.4em;
 }
 dl.column-descriptions dt { font-weight: bold; }
 dl.column-descriptions dd { margin: 0; }
@@ -192,7 +196,7 @@ def column_descriptions(columns: list[str]) -> dict[str, str]:
             continue
         term, _ = found
         unit = f" Unidad: {term.unit}." if term.unit else ""
-        descriptions[name] = f"{term.meaning}{unit}"
+        descriptions[name] = plain_text(f"{term.meaning}{unit}")
     return descriptions
 
 

@@ -107,6 +107,12 @@ def column_term(column: str) -> tuple[Term, str] | None:
     return Term(term.english, repeated, term.example, term.unit), kind
 
 
+def plain_text(meaning: str) -> str:
+    """A meaning without its Markdown, for readers that show it as typed (a spreadsheet,
+    Datasette)."""
+    return meaning.replace("`", "")
+
+
 def undocumented(columns) -> list[str]:
     """The columns of a merged table that the dictionary does not explain."""
     return [column for column in columns if column_term(column) is None]

@@ -20,7 +20,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from postprocess.blds import BLDS_MAPPING
-from postprocess.diccionario import column_term
+from postprocess.diccionario import column_term, plain_text
 
 SHEET = "tramites"
 DICTIONARY_SHEET = "diccionario"
@@ -108,13 +108,14 @@ def dictionary_rows(columns) -> list[list[str]]:
     for name in columns:
         found = column_term(name)
         if found is None and name in BLDS_MAPPING:
-            rows.append([name, f"Campo BLDS: {BLDS_MAPPING[name]}", "", "", name, ""])
+            rows.append([name, plain_text(f"Campo BLDS: {BLDS_MAPPING[name]}"), "", "", name, ""])
             continue
         if found is None:
             rows.append([name, "Sin descripción en el diccionario.", "", "", "", ""])
             continue
         term, kind = found
-        rows.append([name, term.meaning, term.unit, kind, term.english, term.example])
+        meaning = plain_text(term.meaning)
+        rows.append([name, meaning, term.unit, kind, term.english, term.example])
     return rows
 
 
