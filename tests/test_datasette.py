@@ -154,6 +154,21 @@ def test_a_missing_geopackage_is_a_one_line_error(tmp_path, capsys):
     assert capsys.readouterr().err == f"error: {tmp_path / 'nada.gpkg'}: file not found\n"
 
 
+def test_both_guides_give_the_one_command_and_why_names_stay_out_in_public():
+    command = "python -m postprocess.datasette data/tramites.gpkg"
+    for guide, other in (
+        ("open-the-data.md", "abrir-los-datos.md"),
+        ("abrir-los-datos.md", "open-the-data.md"),
+    ):
+        text = (PROJECT_ROOT / "docs" / guide).read_text(encoding="utf-8")
+        assert command in text
+        assert f"{command} --sin-nombres" in text
+        assert f"({other})" in text
+        assert "(img/datasette.png)" in text
+        assert "tramites.xlsx" in text
+    assert SCREENSHOT.read_bytes().startswith(b"\x89PNG")
+
+
 # -- In a real browser -----------------------------------------------------------------
 
 
