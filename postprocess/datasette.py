@@ -17,6 +17,7 @@ The copy is rebuilt on each run: it follows the GeoPackage it comes from.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import sqlite3
@@ -95,6 +96,8 @@ dl.column-descriptions dt { font-weight: bold; }
 dl.column-descriptions dd { margin: 0; }
 """
 STATIC_MOUNT = "lapaz"
+# Installed by requirements-extras.txt, not by the project's own requirements.
+SERVING_PACKAGES = ("datasette", "datasette_cluster_map")
 
 
 class PrepareError(Exception):
@@ -346,6 +349,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
         "--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)"
     )
     args = parser.parse_args(argv)
+    missing = [name for name in SERVING_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        parser.exit(
+            1,
+            f"error: {', '.join(missing)} not installed: pip install -r requirements-extras.txt\n",
+        )
     try:
         prepared = prepare(args.geopackage, args.sin_nombres)
     except (PrepareError, sqlite3.DatabaseError) as error:

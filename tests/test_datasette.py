@@ -146,6 +146,21 @@ def test_without_names_nothing_personal_is_served_or_searchable(geopackage):
     assert "Sin nombres de personas" in metadata["description_html"]
 
 
+def test_rows_without_id_pc_tramite_are_kept_and_keyed_by_number(tmp_path):
+    orphan = {**DETALLES[-1], "id_pc_tramite": None, "identificador": "no-es-base64"}
+    tramites = [{**TRAMITES[0], "nombre_edificio": "TORRE ILLIMANI"}]
+    prepared = prepare(merged_geopackage(tmp_path, tramites, [orphan]))
+
+    assert not prepared.keyed
+    assert rows(prepared.database, "select count(*), count(id_pc_tramite) from tramites") == [
+        (2, 1)
+    ]
+    found = datasette_get(
+        prepared, "/tramites/tramites.json?" + urlencode({"_search": "illimani", "_shape": "array"})
+    )
+    assert [row["id_pc_tramite"] for row in found] == [1]
+
+
 def test_a_missing_geopackage_is_a_one_line_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([str(tmp_path / "nada.gpkg")])
