@@ -242,6 +242,7 @@ def browser():
     for argument in (
         "--headless=new",
         "--no-sandbox",  # CI runs as root
+        "--disable-dev-shm-usage",  # containers have a small /dev/shm
         "--window-size=1280,2100",
         # Tests never reach the internet: map tiles from the web are not fetched.
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
