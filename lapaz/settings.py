@@ -59,16 +59,25 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 4  # default: 8
 # 2.19 lets queued requests past the limit in a burst (a request counts as transferring
 # only once its download has started). 1 ms costs nothing at the server's pace.
 DOWNLOAD_DELAY = 0.001  # default: 0
-# AutoThrottle spaces requests by latency / target, and by up to AUTOTHROTTLE_MAX_DELAY
-# when the server slows down or fails. A target equal to the concurrency above would
-# make two limits of the same rate fight (about 0.8 of C/L); four times it lets the
-# concurrency set the pace and keeps the spacing as a brake.
-AUTOTHROTTLE_ENABLED = True  # default: False
-AUTOTHROTTLE_START_DELAY = 0.25  # default: 5.0
-AUTOTHROTTLE_MAX_DELAY = 30.0  # default: 60.0
-AUTOTHROTTLE_TARGET_CONCURRENCY = 16.0  # default: 1.0
+# The pace of new requests (lapaz/crawl/throttle.py): when a server refuses (503 or 429, as a
+# request-rate limiter does) or fails across URLs beyond its usual share, the time between
+# new requests grows at once to what it answered well at, times LAPAZ_THROTTLE_DECREASE,
+# and shrinks back while answers are good (LAPAZ_THROTTLE_INCREASE requests a second
+# every second). It replaces AutoThrottle, whose delay never grows on an error and whose
+# spacing by latency only held the pace below C/L.
+AUTOTHROTTLE_ENABLED = False  # default: False
+LAPAZ_THROTTLE_ENABLED = True
+LAPAZ_THROTTLE_WINDOW = 20  # answers over which failing URLs are counted
+LAPAZ_THROTTLE_MARGIN = 0.15  # share of failing URLs beyond the server's usual one
+LAPAZ_THROTTLE_DECREASE = 0.7
+LAPAZ_THROTTLE_INCREASE = 1.0
+LAPAZ_THROTTLE_MAX_DELAY = 5.0  # at worst one new request every 5 s
 # Retries wait in the scheduler, not in the downloader (see lapaz/scheduler.py).
 SCHEDULER = "lapaz.crawl.retries.BackoffScheduler"
+# Scrapy checks every callback that is a generator for a `return value`, reading and
+# parsing its source with `ast` again on every answer (its cache is keyed by a bound method
+# made anew each time): a fifth of the CPU of a permit page. The spider returns no values.
+WARN_ON_GENERATOR_RETURN_VALUE = False  # default: True
 # Items of one answer processed at once. The pipelines do no I/O of their own that could
 # overlap, and Scrapy starts this many workers for every answer: a small number spares
 # the CPU (a WFS page's 5,000 items, a permit page's one).
@@ -92,8 +101,10 @@ RETRY_EXCEPTIONS = [  # default: also CannotResolveHostError, DownloadConnection
     "scrapy.core.downloader.handlers.http11.TunnelError",
 ]
 # Wait before retry n: LAPAZ_RETRY_BACKOFF_BASE * 2**(n-1) seconds, or the server's
-# Retry-After; never more than LAPAZ_RETRY_BACKOFF_MAX.
-LAPAZ_RETRY_BACKOFF_BASE = 1.0
+# Retry-After; never more than LAPAZ_RETRY_BACKOFF_MAX. Short: a retry is about its own
+# URL (0.25 + 0.5 + 1 + 2 + 4 s before a page is given up); a server in trouble is slowed
+# down as a whole by the pace above.
+LAPAZ_RETRY_BACKOFF_BASE = 0.25
 LAPAZ_RETRY_BACKOFF_MAX = 120.0
 DOWNLOADER_MIDDLEWARES = {
     # First: a page request still queued when the crawl stopped asking for pages goes no
@@ -135,6 +146,7 @@ EXTENSIONS = {
     # First: the crawl's state, whose verdict every extension after it reads at the close.
     "lapaz.crawl.state.CrawlState": 100,
     "lapaz.crawl.extensions.samples.LayoutSamples": 110,
+    "lapaz.crawl.throttle.AdaptiveThrottle": 300,
     # Before the summary, so that the bars are closed when it is logged. One of the two
     # turns itself off: bars on a terminal, log lines elsewhere.
     "lapaz.crawl.extensions.progress.ProgressBars": 400,

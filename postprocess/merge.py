@@ -1,11 +1,11 @@
 """Merge the WFS permits with their pages into one table.
 
-    python -m postprocess.merge [--data-dir data] [--output FILE] [--numeric] [--excel]
+    python -m postprocess.merge [--data-dir data] [--output FILE] [--numeric]
 
 Reads `tramites.jsonl` (one record per WFS feature) and `detalles.jsonl` (one record per
 permit page) from the data folder and writes `tramites_merge.csv` there unless `--output`
-names another file; its extension picks the format: `.csv` (UTF-8, or UTF-8 with a BOM for
-spreadsheets with `--excel`), `.parquet` or `.jsonl`.
+names another file; its extension picks the format (see postprocess.formats): `.xlsx` is
+the spreadsheet file, `.csv` (UTF-8) is for programs.
 
 The join is exact: a page record joins the API record of the permit it was requested
 for, the one with its `id_pc_tramite` (the crawl writes it in every page record). A page
@@ -385,9 +385,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="add par__<key>_num and par__<key>_unidad after each par__ value with a number",
     )
-    parser.add_argument(
-        "--excel", action="store_true", help="CSV with a UTF-8 BOM, so spreadsheets show accents"
-    )
+    # Gone: a CSV is read wrong by a Spanish-locale spreadsheet whatever its encoding.
+    parser.add_argument("--excel", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--sin-nombres",
         action="store_true",
@@ -410,8 +409,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     formats = BLDS_FORMATS if args.blds else OUTPUT_FORMATS
     if suffix not in formats:
         parser.error(f"--output must end in {', '.join(formats)}: {args.output}")
-    if args.excel and suffix != ".csv":
-        parser.error("--excel applies to .csv output only")
+    if args.excel:
+        parser.error("--excel is gone: spreadsheets open the .xlsx (--output FILE.xlsx)")
     return args
 
 
@@ -461,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     merged, report = merge(records_to_frame(tramites, TRAMITE_FIELDS), pages)
     table, notes = output_table(merged, args)
     try:
-        write_table(table, args.output, excel=args.excel)
+        write_table(table, args.output)
     except OSError as error:
         print(f"error: {args.output}: cannot write ({error.strerror or error})", file=sys.stderr)
         return 1

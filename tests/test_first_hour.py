@@ -14,7 +14,7 @@ from tools.replica import Fault, ReplicaConfig, ReplicaServer
 
 FEATURES = 300
 # The project's pace, not the quick one of the other crawl tests: the bounds are its own.
-PROJECT_PACE = {"AUTOTHROTTLE_ENABLED": True, "CONCURRENT_REQUESTS_PER_DOMAIN": 4}
+PROJECT_PACE = {"CONCURRENT_REQUESTS_PER_DOMAIN": 4}
 
 
 def last_line(result) -> str:

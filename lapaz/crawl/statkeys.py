@@ -37,6 +37,15 @@ VERDICT = "lapaz/verdict"
 ARCHIVE_RESPONSES = "lapaz/archive/responses"
 ARCHIVE_WRITE_ERRORS = "lapaz/archive/write_errors"
 
+# The pace of new requests (lapaz.crawl.throttle): the delay between them in seconds (of the
+# server last changed), decreases made and given back, answers counted as failures, and
+# the share of failing URLs the server shows whatever the pace.
+THROTTLE_DELAY = "lapaz/throttle/delay"
+THROTTLE_DECREASES = "lapaz/throttle/decreases"
+THROTTLE_RESTORED = "lapaz/throttle/restored"
+THROTTLE_FAILURES = "lapaz/throttle/failures"
+THROTTLE_USUAL_FAILURE_SHARE = "lapaz/throttle/usual_failure_share"
+
 
 def outcome_key(outcome: PageOutcome) -> str:
     """`lapaz/detalles/<outcome>`: pages of this run that ended so."""

@@ -10,6 +10,7 @@ import threading
 
 from tools.replica.dataset import DEFAULT_SEED
 from tools.replica.faults import Fault
+from tools.replica.limiter import RateLimit
 from tools.replica.server import ReplicaConfig, ReplicaServer
 
 
@@ -56,6 +57,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="fraction of permit pages that answer 503 forever",
     )
     parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        metavar="RATE",
+        help="nginx-like limit_req in front of the site: requests a second (default: none)",
+    )
+    parser.add_argument("--rate-burst", type=int, default=RateLimit.burst, help="limit_req burst")
+    parser.add_argument("--rate-status", type=int, choices=[503, 429], default=RateLimit.status)
+    parser.add_argument(
+        "--rate-delay",
+        action="store_true",
+        help="hold back requests within the burst (nginx without nodelay)",
+    )
+    parser.add_argument(
         "--fault",
         type=_fault,
         action="append",
@@ -88,6 +103,15 @@ def config_from(args: argparse.Namespace) -> ReplicaConfig:
         refused_fraction=args.refused_fraction,
         hits_format=args.hits_format,
         faults=faults,
+        rate_limit=rate_limit_from(args),
+    )
+
+
+def rate_limit_from(args: argparse.Namespace) -> RateLimit | None:
+    if args.rate_limit is None:
+        return None
+    return RateLimit(
+        args.rate_limit, args.rate_burst, nodelay=not args.rate_delay, status=args.rate_status
     )
 
 

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -33,6 +33,7 @@ from tools.replica.faults import (
     ReplyFactory,
     unit_interval,
 )
+from tools.replica.limiter import LeakyBucket, RateLimit
 from tools.replica.pages import LAYOUT_TABLES, error_page, refusal_page, render_permit_page
 
 WFS_PATH = "/geoserver/sit/ows"
@@ -85,6 +86,8 @@ class ReplicaConfig:
     # A layer whose properties were renamed (a GeoServer upgrade, a new view): served
     # name -> new name. Filters and sortBy still take the old names.
     property_renames: dict[str, str] = field(default_factory=dict)
+    # A request-rate limiter in front of the site, as nginx's limit_req (tools.replica.limiter).
+    rate_limit: RateLimit | None = None
 
 
 class ReplicaStats:
@@ -228,8 +231,12 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             kind, answer = "other", None
         with replica.stats.request(kind, user_agent, url.query) as served:
-            reply = Reply(404, HTML, error_page(404, "Not Found")) if answer is None else None
-            reply = reply or answer(url.query)
+            reply, held_back = replica.pass_limiter()
+            if reply is None and answer is None:
+                reply = Reply(404, HTML, error_page(404, "Not Found"))
+            elif reply is None:
+                reply = answer(url.query)
+                reply = replace(reply, delay=reply.delay + held_back)
             served.status = reply.status
             self._send(reply, served)
 
@@ -326,6 +333,7 @@ class ReplicaServer:
         self.stopping = threading.Event()
         self._port = port  # 0 until started: any free port
         self._fault_book = FaultBook(self.config.seed)
+        self._bucket: LeakyBucket | None = None
         self._dataset_lock = threading.Lock()
         self._selections: dict[tuple, list[int]] = {}
         self._dataset = self._index(0, generate_features(self.config.features, self.config.seed))
@@ -464,6 +472,22 @@ class ReplicaServer:
         return feature
 
     # -- answers ----------------------------------------------------------------------
+
+    def pass_limiter(self) -> tuple[Reply | None, float]:
+        """The limiter's refusal (at once, no Retry-After) or None, and the seconds an
+        admitted request is held back (0 with nodelay)."""
+        limit = self.config.rate_limit
+        if limit is None:
+            return None, 0.0
+        with self._dataset_lock:
+            if self._bucket is None or self._bucket.limit != limit:
+                self._bucket = LeakyBucket(limit)
+            bucket = self._bucket
+        wait = bucket.admit(time.monotonic())
+        if wait is None:
+            self.stats.count_fault("rate_limit")
+            return Reply(limit.status, HTML, limit.refusal_body()), 0.0
+        return None, wait
 
     def _with_faults(
         self, target: str, key: int | str, normal: ReplyFactory, corrupted: ReplyFactory
