@@ -32,8 +32,7 @@ class Command(ScrapyCrawlCommand):
 
         for error in startup_errors:
             print(f"error: {error}", file=sys.stderr)
-        state = crawler.get_extension(CrawlState) if hasattr(crawler, "extensions") else None
-        verdict = state.verdict if state is not None else None
+        verdict = _verdict(crawler)
         if startup_errors or self.crawler_process.bootstrap_failed or verdict is None:
             self.exitcode = 1
             return
@@ -41,3 +40,12 @@ class Command(ScrapyCrawlCommand):
         if verdict.line is not None:
             # The last line on the screen, after the log: why the run failed.
             print(f"error: {verdict.line}", file=sys.stderr)
+
+
+def _verdict(crawler):
+    """The crawl's verdict; None for a crawl that never started."""
+    try:
+        state = crawler.get_extension(CrawlState)
+    except RuntimeError:  # the crawl failed before its extensions were built
+        return None
+    return state.verdict if state is not None else None

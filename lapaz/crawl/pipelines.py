@@ -24,6 +24,10 @@ class DataFolderPipeline:
         self.store = DataStore(Path(crawler.settings["LAPAZ_DATA_DIR"]))
         # Permits whose finished page of an earlier run this run's record replaces.
         self.replaced_pages: set = set()
+        # Opened as the engine is built: a folder that cannot be written or that another
+        # crawl holds stops the crawl before it starts, on one line.
+        arguments = getattr(crawler.spider, "arguments", None)
+        self.store.open(bool(arguments and arguments.full_refresh))
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -39,9 +43,7 @@ class DataFolderPipeline:
         return self.store.previous
 
     def open_spider(self) -> None:
-        arguments = getattr(self.crawler.spider, "arguments", None)
-        full_refresh = bool(arguments and arguments.full_refresh)
-        self.state.previous = self.store.open(full_refresh)
+        self.state.previous = self.store.previous
 
     def process_item(self, item):
         # Shallow: the records are flat, and asdict() would walk every value again.
@@ -64,6 +66,8 @@ class DataFolderPipeline:
     def spider_closed(self, reason: str) -> None:
         """After the extensions (the state among them) have seen the close: commit a
         complete harvest, or leave the folder's as it was."""
+        if not self.store.is_open:
+            return  # it could not be opened: the crawl never started
         state = self.state
         try:
             if state.judge(reason).complete:

@@ -5,7 +5,7 @@ spider feeds it what the WFS layer answers, the data folder's pipeline what it w
 what the folder held before. When the spider closes, it judges once into a frozen
 `Verdict`, which everything after reads: the pipeline (whether to commit the harvest),
 the monitors and their notifications, the closing summary, the run history and the exit
-status of `scrapy crawl`. The verdict is also in the stats as `lapaz/verdict`.
+status of `scrapy crawl`.
 
 The dataset is judged, not this run's sample: a page that failed last run and fails again
 is a persisting failure (reported, never by itself a failure of the run); shares of
@@ -13,7 +13,7 @@ outcomes are judged on the new failures against every wanted page, or on this ru
 only when enough were asked.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from scrapy import signals
@@ -24,7 +24,6 @@ from lapaz.crawl.statkeys import (
     PAGES_PERSISTING,
     PAGES_SKIPPED_DONE,
     TRAMITES_NEW,
-    VERDICT,
     WFS_DUPLICATE_FEATURES,
     WFS_FEATURES,
     WFS_NUMBER_MATCHED,
@@ -80,9 +79,6 @@ class Verdict:
     @property
     def succeeded(self) -> bool:
         return self.exit_code == 0
-
-    def as_stats(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -223,7 +219,6 @@ class CrawlState:
             problems=problems,
             fingerprint=fingerprint,
         )
-        self.stats.set_value(VERDICT, self.verdict.as_stats())
         return self.verdict
 
     def layer_record(self) -> LayerRecord | None:

@@ -32,7 +32,6 @@ LAYER_CHANGED = "lapaz/wfs/layer_changed"
 MONITORS_FAILED = "lapaz/monitors/failed"
 MONITORS_PASSED = "lapaz/monitors/passed"
 SUMMARY = "lapaz/summary"
-VERDICT = "lapaz/verdict"
 # The WARC archive (lapaz.crawl.archive): answers written, and failures to write them.
 ARCHIVE_RESPONSES = "lapaz/archive/responses"
 ARCHIVE_WRITE_ERRORS = "lapaz/archive/write_errors"

@@ -66,12 +66,17 @@ class DataStore:
         self._pages_start = detalles.stat().st_size if detalles.exists() else 0
         return self.previous
 
+    @property
+    def is_open(self) -> bool:
+        return self._lock is not None
+
     def write(self, kind: str, record: dict) -> None:
         """Append a record, flushed at once (a killed crawl keeps what it wrote)."""
         stream = self._streams.get(kind)
         if stream is None:
-            name = TRAMITES_PARTIAL_FILE if kind == "tramites" else DETALLES_FILE
-            stream = self._streams[kind] = (self.data_dir / name).open("ab")
+            path = self.data_dir / (TRAMITES_PARTIAL_FILE if kind == "tramites" else DETALLES_FILE)
+            _drop_torn_tail(path)
+            stream = self._streams[kind] = path.open("ab")
         stream.write(orjson.dumps(record) + b"\n")
         stream.flush()
 
@@ -146,6 +151,24 @@ class DataStore:
         if self._lock is not None:
             self._lock.close()  # which releases the lock; so does the end of the process
             self._lock = None
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line that a killed crawl left unfinished (it was never a record), so
+    that the next line written starts a line of its own."""
+    if not path.exists():
+        return
+    with path.open("r+b") as stream:
+        size = stream.seek(0, 2)
+        if size == 0:
+            return
+        start = max(size - (1 << 20), 0)
+        stream.seek(start)
+        tail = stream.read()
+        if tail.endswith(b"\n"):
+            return
+        cut = tail.rfind(b"\n")
+        stream.truncate(start + cut + 1 if cut >= 0 else start)
 
 
 def _records_from(path: Path, offset: int) -> list[dict]:

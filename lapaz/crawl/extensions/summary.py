@@ -45,7 +45,8 @@ def summary_lines(verdict: Verdict, figure) -> list[str]:
         f"features left out by the filters: {figure(statkeys.WFS_FILTERED_OUT)}",
         *(f"  WARNING: {warning}" for warning in verdict.warnings),
         *_monitor_lines(figure),
-        f"finish reason: {verdict.finish_reason}" + _failure(verdict),
+        f"finish reason: {verdict.finish_reason}"
+        + _failure(verdict, told=bool(figure(statkeys.MONITORS_FAILED))),
     ]
 
 
@@ -75,11 +76,13 @@ def _monitor_lines(figure) -> list[str]:
     ]
 
 
-def _failure(verdict: Verdict) -> str:
-    """Why the exit status is non-zero, if it is, with the verdict's line."""
+def _failure(verdict: Verdict, told: bool) -> str:
+    """Why the exit status is non-zero, if it is; the verdict's line unless a monitor's
+    line above says it (`told`)."""
     if verdict.succeeded:
         return ""
-    return f" ({FAILURE_WORDS[verdict.reason]}: {verdict.line}; the exit status is non-zero)"
+    why = FAILURE_WORDS[verdict.reason] + ("" if told else f": {verdict.line}")
+    return f" ({why}: the exit status is non-zero)"
 
 
 class CrawlSummary:
