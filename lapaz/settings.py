@@ -88,6 +88,9 @@ DOWNLOAD_TIMEOUT = 120  # default: 180
 # --- Retries and user agents ------------------------------------------------------------
 RETRY_ENABLED = True
 RETRY_TIMES = 5  # default: 2
+# Every page request is in the scheduler from the WFS answer on: a retry, once its backoff
+# is waited, goes before the pages not yet asked, not behind all of them.
+RETRY_PRIORITY_ADJUST = 1  # default: -1
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]  # default: the same
 # Scrapy's list less a host that does not resolve or refuses connections: that is no
 # passing hiccup, and retrying it only delays the message saying so.
