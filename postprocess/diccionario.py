@@ -16,6 +16,7 @@ from pathlib import Path
 from lapaz.records.schema import FLOAT_FIELDS, INTEGER_FIELDS, TEXT_CODE_FIELDS, TRAMITE_PROPERTIES
 from postprocess.blds import BLDS_MAPPING
 from postprocess.dictionary_data import (
+    DATASETTE_TERMS,
     DATE_FIELDS,
     MERGE_TERMS,
     PAGE_TERMS,
@@ -68,24 +69,53 @@ HEADER = [
 ]
 
 
-def documented_columns() -> set[str]:
-    return set(WFS_TERMS) | set(MERGE_TERMS) | set(PAGE_TERMS)
+def _known_term(name: str) -> tuple[Term, str] | None:
+    """The term of a column the dictionary lists by name, and its type."""
+    if name in WFS_TERMS:
+        return WFS_TERMS[name], wfs_type(name)
+    if name in MERGE_TERMS:
+        return MERGE_TERMS[name]
+    if name in DATASETTE_TERMS:
+        return DATASETTE_TERMS[name]
+    if name in PAGE_TERMS:
+        return PAGE_TERMS[name][1], "texto"
+    return None
+
+
+def column_term(column: str) -> tuple[Term, str] | None:
+    """What a column of the merged table means and its type; None if the dictionary does
+    not explain it. Columns derived from a page row (`_num`, `_unidad`, `__2`) are
+    explained from that row."""
+    known = _known_term(column)
+    if known is not None:
+        return known
+    for suffix in (NUMBER_SUFFIX, UNIT_SUFFIX):
+        if column.startswith("par__") and column.endswith(suffix):
+            base = column.removesuffix(suffix)
+            break
+    else:
+        suffix, base = "", column
+    found = _known_term(_REPEAT.sub("", base))
+    if found is None:
+        return None
+    term, kind = found
+    if suffix == NUMBER_SUFFIX:
+        return Term(term.english, f"{term.meaning} Solo el número.", "", term.unit), "número"
+    if suffix == UNIT_SUFFIX:
+        return Term("unit", f"La unidad escrita tras el número de `{base}`.", "", ""), "texto"
+    repeated = f"{term.meaning} Otro valor de la misma etiqueta en la página."
+    return Term(term.english, repeated, term.example, term.unit), kind
+
+
+def plain_text(meaning: str) -> str:
+    """A meaning without its Markdown, for readers that show it as typed (a spreadsheet,
+    Datasette)."""
+    return meaning.replace("`", "")
 
 
 def undocumented(columns) -> list[str]:
     """The columns of a merged table that the dictionary does not explain."""
-    known = documented_columns()
-    missing = []
-    for column in columns:
-        base = column
-        for suffix in (NUMBER_SUFFIX, UNIT_SUFFIX):
-            if base.startswith("par__") and base.endswith(suffix):
-                base = base.removesuffix(suffix)
-                break
-        base = _REPEAT.sub("", base)
-        if column not in known and base not in known:
-            missing.append(column)
-    return missing
+    return [column for column in columns if column_term(column) is None]
 
 
 def dictionary_markdown() -> str:
@@ -101,7 +131,8 @@ def dictionary_markdown() -> str:
         "",
         "Tipos: en CSV y JSON lines las fechas quedan como texto ISO 8601 en UTC"
         " (`2017-11-14T17:04:40.303Z`; La Paz es UTC−4); en Parquet y GeoPackage son marcas de"
-        " tiempo UTC, en `.xlsx` fechas (en UTC, lo dice el encabezado). Los enteros son"
+        " tiempo UTC, en `.xlsx` fechas (en UTC, lo dice la celda:"
+        " `2017-11-14 17:04:40 UTC`). Los enteros son"
         " enteros, los decimales números; los códigos (`texto (código)`) son siempre texto,"
         " con sus ceros a la izquierda. Los formatos GIS llevan además `geometry`: el punto"
         " (longitud, latitud) en EPSG:4326, vacío si el trámite no tiene coordenadas.",
@@ -113,6 +144,13 @@ def dictionary_markdown() -> str:
     lines += [row(name, term, wfs_source(name), wfs_type(name)) for name, term in WFS_TERMS.items()]
     lines += ["", "## Añadidas por la fusión (merge)", "", *HEADER]
     lines += [row(name, term, "derivada", kind) for name, (term, kind) in MERGE_TERMS.items()]
+    lines += [
+        "",
+        "## Solo en Datasette (`python -m postprocess.datasette`)",
+        "",
+        *HEADER,
+    ]
+    lines += [row(name, term, "derivada", kind) for name, (term, kind) in DATASETTE_TERMS.items()]
     lines += [
         "",
         "## De la página del permiso",

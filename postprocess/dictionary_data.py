@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 # Dates and times the WFS sends as ISO 8601 in UTC; typed formats hold them as timestamps.
 DATE_FIELDS = ("fecha_registro", "fecha_aprobacion", "fecha_registro_arch")
+# Every column holding a moment: the WFS dates and when the crawl received each answer.
+TIMESTAMP_FIELDS = (*DATE_FIELDS, "fecha_consulta", "fecha_consulta_pagina")
 # Columns holding a person's name: left out by `postprocess.merge --sin-nombres`.
 PERSONAL_NAME_FIELDS = ("solicitante", "arquitecto_nombre", "otro__arquitecto_reponsable")
 # A page row whose label has one of these words holds a person's name too (a new template
@@ -130,7 +132,7 @@ MERGE_TERMS = {
     "fecha_consulta": (
         Term(
             "fetched at (WFS)",
-            "Cuándo se recibió la página WFS de la que viene la fila (ISO 8601, UTC).",
+            "Cuándo se recibió la página WFS de la que viene la fila (UTC).",
             "2026-12-04T01:17:02Z",
         ),
         "fecha y hora (UTC)",
@@ -138,7 +140,7 @@ MERGE_TERMS = {
     "fecha_consulta_pagina": (
         Term(
             "fetched at (page)",
-            "Cuándo se recibió la página del permiso (ISO 8601, UTC): el `WARC-Date` de su"
+            "Cuándo se recibió la página del permiso (UTC): el `WARC-Date` de su"
             " respuesta en el archivo WARC.",
             "2026-12-04T01:18:40Z",
         ),
@@ -186,6 +188,18 @@ MERGE_TERMS = {
             "true",
         ),
         "booleano",
+    ),
+}
+
+# Columns only the Datasette copy has (python -m postprocess.datasette).
+DATASETTE_TERMS = {
+    "anio_registro": (
+        Term(
+            "registration year",
+            "Año de fecha_registro en la hora de La Paz (UTC−4), para agrupar por año.",
+            "2025",
+        ),
+        "entero",
     ),
 }
 

@@ -1,12 +1,15 @@
 """Writing the merged table in the format its file's extension names.
 
-- `.csv`: UTF-8 text, dates as ISO text as the WFS sent them (`--excel`: with a BOM);
+- `.csv`: UTF-8 text for programs, dates as ISO text as the WFS sent them (spreadsheets
+  open the `.xlsx`);
 - `.jsonl`: one JSON object a row;
-- `.parquet`: GeoParquet: the columns typed (dates as UTC timestamps, whole numbers as
+- `.parquet`: GeoParquet: the columns typed (dates and the times of each answer,
+  `fecha_consulta`, as UTC timestamps, whole numbers as
   integers) plus `geometry`, the permit's point as WKB with the `geo` metadata; plain
   pandas reads it as a table whose `geometry` column is bytes;
-- `.gpkg`: GeoPackage, layer `tramites`, points in EPSG:4326, typed columns (opens in QGIS;
-  it is an SQLite database, so Datasette serves it);
+- `.gpkg`: GeoPackage 1.3 (read without warnings by the GDAL of Debian stable and QGIS
+  LTR), layer `tramites`, points in EPSG:4326, typed columns (`python -m
+  postprocess.datasette` serves it);
 - `.geojson`: RFC 7946 (longitude, latitude in WGS 84);
 - `.xlsx`: a workbook (see postprocess.xlsx).
 
@@ -19,7 +22,7 @@ import geopandas
 import orjson
 import pandas as pd
 
-from postprocess.dictionary_data import DATE_FIELDS
+from postprocess.dictionary_data import TIMESTAMP_FIELDS
 from postprocess.xlsx import write_xlsx
 
 GEO_FORMATS = (".parquet", ".gpkg", ".geojson")
@@ -27,15 +30,18 @@ OUTPUT_FORMATS = (".csv", ".jsonl", *GEO_FORMATS, ".xlsx")
 LAYER = "tramites"
 CRS = "EPSG:4326"
 GEOMETRY_COLUMN = "geometry"
+# GDAL writes GeoPackage 1.4 by default, which GDAL 3.6 (Debian 12, QGIS LTR there) only
+# partly supports; 1.3 holds everything the table needs.
+GEOPACKAGE_VERSION = "1.3"
 
 
 def typed_dates(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with its date columns as UTC timestamps.
+    """`frame` with its date and time columns as UTC timestamps.
 
     A column with a value that is no date stays text: nothing is lost to a conversion.
     """
     converted = {}
-    for name in DATE_FIELDS:
+    for name in TIMESTAMP_FIELDS:
         if name not in frame:
             continue
         column = frame[name]
@@ -65,14 +71,14 @@ def geo_frame(frame: pd.DataFrame) -> geopandas.GeoDataFrame:
     return geopandas.GeoDataFrame(typed, geometry=point_geometry(typed), crs=CRS)
 
 
-def write_table(frame: pd.DataFrame, path: Path, excel: bool = False) -> None:
+def write_table(frame: pd.DataFrame, path: Path) -> None:
     """Write `frame` in the format its extension names (see OUTPUT_FORMATS)."""
     suffix = path.suffix.lower()
     if suffix not in OUTPUT_FORMATS:
         raise ValueError(f"unknown output format {suffix!r}, expected one of {OUTPUT_FORMATS}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
-        frame.to_csv(path, index=False, encoding="utf-8-sig" if excel else "utf-8")
+        frame.to_csv(path, index=False, encoding="utf-8")
     elif suffix == ".jsonl":
         write_jsonl(frame, path)
     elif suffix == ".xlsx":
@@ -89,7 +95,9 @@ def write_gis(frame: geopandas.GeoDataFrame, path: Path) -> None:
     """A GeoPackage or RFC 7946 GeoJSON file, replaced if it exists."""
     path.unlink(missing_ok=True)  # GDAL would add a layer to an existing GeoPackage
     if path.suffix.lower() == ".gpkg":
-        frame.to_file(path, driver="GPKG", layer=LAYER, engine="pyogrio")
+        frame.to_file(
+            path, driver="GPKG", layer=LAYER, engine="pyogrio", VERSION=GEOPACKAGE_VERSION
+        )
     else:
         frame.to_file(path, driver="GeoJSON", layer=LAYER, engine="pyogrio", RFC7946="YES")
 

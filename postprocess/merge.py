@@ -1,14 +1,15 @@
 """Merge the WFS permits with their pages into one table.
 
-    python -m postprocess.merge [--data-dir data] [--output FILE] [--numeric] [--excel]
+    python -m postprocess.merge [--data-dir data] [--output FILE] [--numeric]
 
 Reads `tramites.jsonl` (one record per WFS feature) and `detalles.jsonl` (one record per
 permit page) from the data folder and writes `tramites_merge.csv` there unless `--output`
-names another file; its extension picks the format: `.csv` (UTF-8, or UTF-8 with a BOM for
-spreadsheets with `--excel`), `.parquet` or `.jsonl`. An `--output` that would write over a
-file the crawl keeps (`tramites.jsonl`, `detalles.jsonl`, `cambios.jsonl`, anything in
-`historial/`, `archivo/` or `muestras/`, in the folder merged or any folder a crawl has used)
-is refused with one line before anything is read or written.
+names another file; its extension picks the format (see postprocess.formats): `.xlsx` is
+the spreadsheet file, `.csv` (UTF-8) is for programs. An `--output` that would write over a
+file the crawl keeps (`tramites.jsonl`, `detalles.jsonl`, `cambios.jsonl`,
+`paginas_fallidas.jsonl`, `capa.json`, anything in `historial/`, `archivo/` or `muestras/`,
+in the folder merged or any folder a crawl has used) is refused with one line before
+anything is read or written.
 
 The join is exact: a page record joins the API record of the permit it was requested
 for, the one with its `id_pc_tramite` (the crawl writes it in every page record). A page
@@ -54,10 +55,10 @@ from lapaz.records.schema import (
     order_keys,
 )
 from lapaz.records.values import normalize_codigo_catastral, registration_year
+from lapaz.storage.files import LOCK_FILE
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
 from lapaz.storage.store import (
     DETALLES_FILE,
-    LOCK_FILE,
     TRAMITES_FILE,
     TRAMITES_PARTIAL_FILE,
     crawl_file,
@@ -418,9 +419,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="add par__<key>_num and par__<key>_unidad after each par__ value with a number",
     )
-    parser.add_argument(
-        "--excel", action="store_true", help="CSV with a UTF-8 BOM, so spreadsheets show accents"
-    )
+    # Gone: a CSV is read wrong by a Spanish-locale spreadsheet whatever its encoding.
+    parser.add_argument("--excel", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--sin-nombres",
         action="store_true",
@@ -443,8 +443,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     formats = BLDS_FORMATS if args.blds else OUTPUT_FORMATS
     if suffix not in formats:
         parser.error(f"--output must end in {', '.join(formats)}: {args.output}")
-    if args.excel and suffix != ".csv":
-        parser.error("--excel applies to .csv output only")
+    if args.excel:
+        parser.error("--excel is gone: spreadsheets open the .xlsx (--output FILE.xlsx)")
     return args
 
 
@@ -500,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     merged, report = merge(records_to_frame(tramites, TRAMITE_FIELDS), pages)
     table, notes = output_table(merged, args)
     try:
-        write_table(table, args.output, excel=args.excel)
+        write_table(table, args.output)
     except OSError as error:
         print(f"error: {args.output}: cannot write ({error.strerror or error})", file=sys.stderr)
         return 1

@@ -528,13 +528,13 @@ def test_csv_keeps_zeros_accents_and_whole_numbers(data_dir, capsys):
     assert "044041500140001" in printed
 
 
-def test_excel_csv_starts_with_a_bom(data_dir):
-    output = data_dir / "excel.csv"
+def test_excel_option_sends_spreadsheet_users_to_the_workbook(data_dir, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--data-dir", str(data_dir), "--output", str(data_dir / "x.csv"), "--excel"])
 
-    assert main(["--data-dir", str(data_dir), "--output", str(output), "--excel"]) == 0
-
-    assert output.read_bytes().startswith(b"\xef\xbb\xbf")
-    assert pd.read_csv(output, dtype=str, encoding="utf-8-sig").columns[0] == "id_pc_tramite"
+    assert exit_info.value.code == 2
+    assert "--excel is gone: spreadsheets open the .xlsx" in capsys.readouterr().err
+    assert not (data_dir / "x.csv").exists()
 
 
 def test_parquet_round_trip_keeps_types(data_dir):
@@ -619,7 +619,6 @@ def test_missing_input_fails(tmp_path, capsys):
     "arguments",
     [
         ["--output", "out.txt"],
-        ["--output", "out.parquet", "--excel"],
         ["--blds", "--output", "b.gpkg"],
     ],
 )

@@ -26,13 +26,17 @@ from tests.test_merge import DETALLES, PARCEL, TRAMITES, jsonl, run_merge, trami
 # with zeros that a number would lose.
 NOWHERE = tramite(9, 76, "000120000010000", latitude=None, longitude=None)
 ZEROS = "000120000010000"
+FETCHED = "2026-12-04T01:17:02Z"
+PAGE_FETCHED = "2026-12-04T01:18:40Z"
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("data")
-    (folder / "tramites.jsonl").write_bytes(jsonl([*TRAMITES, NOWHERE]))
-    (folder / "detalles.jsonl").write_bytes(jsonl(DETALLES))
+    tramites = [{**record, "fecha_consulta": FETCHED} for record in [*TRAMITES, NOWHERE]]
+    (folder / "tramites.jsonl").write_bytes(jsonl(tramites))
+    detalles = [{**record, "fecha_consulta": PAGE_FETCHED} for record in DETALLES]
+    (folder / "detalles.jsonl").write_bytes(jsonl(detalles))
     return folder
 
 
@@ -44,6 +48,7 @@ def merge_to(data_dir: Path, name: str, *options: str) -> Path:
 
 
 def ogrinfo(path: Path, *arguments: str) -> str:
+    """What GDAL's ogrinfo lists of `path`; it must read it without a warning."""
     finished = subprocess.run(
         ["ogrinfo", "-ro", "-al", *arguments, str(path)],
         capture_output=True,
@@ -51,6 +56,7 @@ def ogrinfo(path: Path, *arguments: str) -> str:
         timeout=60,
         check=True,
     )
+    assert finished.stderr == ""
     return finished.stdout
 
 
@@ -84,6 +90,8 @@ def test_geopackage_read_by_gdal(data_dir):
     types = field_types(summary)
     assert types["id_pc_tramite"] == "Integer64"
     assert types["fecha_registro"] == "DateTime"
+    assert types["fecha_consulta"] == "DateTime"
+    assert types["fecha_consulta_pagina"] == "DateTime"
     assert types["codigo_catastral"] == "String"
     assert types["superficie_construida"] == "Real"
     assert types["par__numero_de_plantas_num"] == "Integer64"
@@ -93,6 +101,7 @@ def test_geopackage_read_by_gdal(data_dir):
     assert rows["1"]["codigo_catastral"] == PARCEL
     assert rows["1"]["_geometry"] == "POINT (-68.083611 -16.500009)"
     assert rows["1"]["fecha_registro"] == "2025/03/07 20:58:21.667+00"
+    assert rows["1"]["fecha_consulta"] == "2026/12/04 01:17:02+00"
     assert rows["1"]["par__superficie_construida_num"] == "1234.56"
     assert rows["9"]["codigo_catastral"] == ZEROS
     assert rows["9"]["_geometry"] is None  # kept, without a point
@@ -163,6 +172,8 @@ def test_geoparquet_metadata_and_types(data_dir):
     assert geo["columns"]["geometry"]["crs"]["id"] == {"authority": "EPSG", "code": 4326}
     schema = table.schema
     assert str(schema.field("fecha_registro").type) == "timestamp[us, tz=UTC]"
+    assert str(schema.field("fecha_consulta").type) == "timestamp[us, tz=UTC]"
+    assert str(schema.field("fecha_consulta_pagina").type) == "timestamp[us, tz=UTC]"
     assert str(schema.field("id_pc_tramite").type) == "int64"
     assert str(schema.field("codigo_catastral").type) in ("string", "large_string")
     assert str(schema.field("par__superficie_construida_num").type) == "double"
@@ -187,6 +198,7 @@ def test_workbook_cells_have_their_types(data_dir):
 
     sheet = openpyxl.load_workbook(path)["tramites"]
     header = [cell.value for cell in sheet[1]]
+    assert header == list(pd.read_parquet(merge_to(data_dir, "same.parquet", "--numeric")))[:-1]
     first = dict(zip(header, sheet[2], strict=True))
     assert first["codigo_catastral"].data_type == "s"
     assert first["codigo_catastral"].value == PARCEL
@@ -195,10 +207,41 @@ def test_workbook_cells_have_their_types(data_dir):
     assert first["superficie_construida"].value == 354.04
     assert first["id_pc_tramite"].value == 1
     assert first["par__superficie_construida_num"].value == 1234.56
-    assert first["fecha_registro (UTC)"].is_date
-    assert first["fecha_registro (UTC)"].value == datetime(2025, 3, 7, 20, 58, 21, 667000)
+    assert first["fecha_registro"].is_date
+    assert first["fecha_registro"].value == datetime(2025, 3, 7, 20, 58, 21, 667000)
+    assert first["fecha_registro"].number_format == 'yyyy-mm-dd hh:mm:ss "UTC"'
+    assert first["fecha_consulta"].value == datetime(2026, 12, 4, 1, 17, 2)
+    assert first["fecha_consulta_pagina"].value == datetime(2026, 12, 4, 1, 18, 40)
     rows = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
     assert rows[9][header.index("codigo_catastral")].value == ZEROS
+
+
+def test_workbook_filters_fits_and_explains_its_columns(data_dir):
+    path = merge_to(data_dir, "tramites.xlsx", "--numeric")
+
+    workbook = openpyxl.load_workbook(path)
+    assert workbook.sheetnames == ["tramites", "diccionario"]
+    sheet = workbook["tramites"]
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, sheet.max_column).column_letter}11"
+    assert sheet.freeze_panes == "A2"
+    header = [cell.value for cell in sheet[1]]
+
+    def width(name: str) -> float:
+        return sheet.column_dimensions[sheet.cell(1, header.index(name) + 1).column_letter].width
+
+    # As wide as the longest value, not the header: names are not cut.
+    assert width("solicitante") >= len("MARÍA VIRGINIA PEÑA")
+    assert width("anio") < width("solicitante")
+    assert width("fecha_registro") >= len("2025-03-07 20:58:21 UTC")
+
+    dictionary = workbook["diccionario"]
+    assert dictionary.freeze_panes == "A2"
+    rows = {row[0]: row for row in dictionary.iter_rows(min_row=2, values_only=True)}
+    assert [cell.value for cell in dictionary[1]][:3] == ["columna", "significado", "unidad"]
+    assert list(rows) == header
+    assert rows["superficie_construida"][1:3] == ("Superficie construida aprobada.", "m²")
+    assert rows["par__superficie_construida_num"][2] == "m²"
+    assert "UTC" in rows["fecha_consulta"][1]
 
 
 def test_csv_keeps_iso_text(data_dir):

@@ -1,4 +1,4 @@
-"""The run history: its file (lapaz.storage.runs), the layer's fingerprint, the line of a
+"""The run history: its file (lapaz.storage.runs), the layer's digest, the line of a
 crawl, `python -m postprocess.corridas` and the report's "Runs" section."""
 
 import fcntl
@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-from scrapy.utils.test import get_crawler
 
 from lapaz.crawl import statkeys
-from lapaz.crawl.extensions.run_history import closed_run, failure_line, not_started_run
-from lapaz.crawl.state import Harvest
-from lapaz.layer.fingerprint import LayerShape, layer_fingerprint
+from lapaz.crawl.extensions.run_history import closed_run, not_started_run
+from lapaz.crawl.state import Verdict
+from lapaz.layer.guard import fingerprint_digest, note_property_types
+from lapaz.records.schema import PageOutcome
+from lapaz.storage.previous import PageFailure
 from lapaz.storage.runs import Run, append_run, read_runs, runs_path
 from postprocess import corridas
 from postprocess.runs_report import RUNS_CHART, SECTION_TITLE, write_runs_section
@@ -22,39 +23,25 @@ from tools.replica import ReplicaConfig, ReplicaServer
 MONDAY = datetime(2026, 12, 7, 7, 30, 2, 400_000, tzinfo=UTC)
 
 
-def feature(**properties):
-    return {"type": "Feature", "properties": properties}
+def fingerprint_of(*features: dict) -> dict[str, list[str]]:
+    """The layer's fingerprint as the crawl's state notes it, feature by feature."""
+    types: dict[str, set[str]] = {}
+    for properties in features:
+        note_property_types(properties, types)
+    return {name: sorted(kinds) for name, kinds in types.items()}
 
 
-def test_the_shape_names_each_property_with_its_json_types():
-    shape = LayerShape()
-    assert shape.properties() is None
-    shape.add([feature(idPCTramite=1, superficieLegal=None, codigoCatastral="044", ok=True)])
-    shape.add([feature(idPCTramite=2, superficieLegal=354.04, codigoCatastral=None, ok=False)])
-    shape.add([feature(idPCTramite=3, nombreEdificio=None, nroInmueble=["x"])])
-    assert shape.properties() == {
-        "codigoCatastral": "string",
-        "idPCTramite": "number",
-        "nombreEdificio": "null",
-        "nroInmueble": "array",
-        "ok": "boolean",
-        "superficieLegal": "number",
-    }
+def test_the_digest_changes_with_a_name_or_a_type_only():
+    def digest(*features):
+        return fingerprint_digest(fingerprint_of(*features))
 
-
-def test_the_fingerprint_changes_with_a_name_or_a_type_only():
-    def fingerprint(*features):
-        shape = LayerShape()
-        shape.add(features)
-        return layer_fingerprint(shape.properties())
-
-    same = fingerprint(feature(a=1, b="x"), feature(a=2.5, b=None))
-    assert same == fingerprint(feature(b="y", a=7))
+    same = digest({"a": 1, "b": "x"}, {"a": 2, "b": None})
+    assert same == digest({"b": "y", "a": 7})
     assert len(same) == 16
-    assert same != fingerprint(feature(a="1", b="x")), "a number served as text"
-    assert same != fingerprint(feature(A=1, b="x")), "a property renamed"
-    assert same != fingerprint(feature(a=1, b="x", c=None)), "a property added"
-    assert layer_fingerprint(None) is None
+    assert same != digest({"a": "1", "b": "x"}), "a number served as text"
+    assert same != digest({"A": 1, "b": "x"}), "a property renamed"
+    assert same != digest({"a": 1, "b": "x", "c": None}), "a property added"
+    assert fingerprint_digest({}) is None
 
 
 def test_runs_are_appended_and_read_back_oldest_first(tmp_path):
@@ -86,17 +73,35 @@ def test_a_line_cut_short_by_a_kill_is_left_out_with_a_warning(tmp_path):
     assert "incomplete" in content.warnings[0]
 
 
-def crawl_state(matched=300, received=300) -> Harvest:
-    harvest = Harvest(store=None, crawler=get_crawler())
-    harvest.note_number_matched(matched, matched)
-    for key in range(received):
-        harvest.receive_feature(key)
-    harvest.layer_shape.add([feature(idPCTramite=1, codigoCatastral="044")])
-    harvest.judge()
-    return harvest
+LAYER = {"codigoCatastral": ["string"], "idPCTramite": ["integer"]}
 
 
-def crawl_stats(**outcomes) -> dict:
+def a_verdict(**fields) -> Verdict:
+    """A crawl's verdict as CrawlState.judge gives it (a complete harvest by default)."""
+    pages = {outcome.value: 0 for outcome in PageOutcome}
+    base = {
+        "complete": True,
+        "reason": None,
+        "line": None,
+        "exit_code": 0,
+        "finish_reason": "finished",
+        "features_received": 300,
+        "features_matched": 300,
+        "pages": pages | {"ok": 60, "rechazada": 2, "failed": 3, "no_solicitada": 1},
+        "new_failures": 1,
+        "persisting": (PERSISTING, PERSISTING),
+        "pages_wanted": 80,
+        "warnings": (),
+        "problems": (),
+        "fingerprint": LAYER,
+    }
+    return Verdict(**(base | fields))
+
+
+PERSISTING = PageFailure("aWQ=", 7, "http_500", "2026-11-30T07:31:00Z", 2)
+
+
+def crawl_stats() -> dict:
     return {
         "start_time": MONDAY,
         "finish_time": MONDAY + timedelta(minutes=11, seconds=13),
@@ -104,14 +109,11 @@ def crawl_stats(**outcomes) -> dict:
         "downloader/response_bytes": 12_500_000,
         statkeys.TRAMITES_NEW: 12,
         statkeys.ARCHIVE_FILE: "lapaz-20261207T073002Z.warc.gz",
-        **{statkeys.PAGES_OUTCOME_PREFIX + outcome: n for outcome, n in outcomes.items()},
     }
 
 
 def test_the_line_of_a_run_that_succeeded():
-    harvest = crawl_state()
-    stats = crawl_stats(ok=60, rechazada=2, failed=3, no_solicitada=1)
-    run = closed_run(stats, harvest, "finished", MONDAY + timedelta(hours=1))
+    run = closed_run(crawl_stats(), a_verdict(), MONDAY + timedelta(hours=1))
     assert run == Run(
         inicio="2026-12-07T07:30:02Z",
         fin="2026-12-07T07:41:15Z",
@@ -128,27 +130,30 @@ def test_the_line_of_a_run_that_succeeded():
         paginas_rechazadas=2,
         paginas_sin_datos=0,
         paginas_fallidas=3,
-        paginas_persistentes=None,
+        paginas_persistentes=2,
         peticiones=70,
         bytes_recibidos=12_500_000,
         warc="lapaz-20261207T073002Z.warc.gz",
-        capa_huella=layer_fingerprint({"codigoCatastral": "string", "idPCTramite": "number"}),
-        capa_propiedades={"codigoCatastral": "string", "idPCTramite": "number"},
+        capa_huella=fingerprint_digest(LAYER),
+        capa_propiedades=LAYER,
     )
 
 
-def test_the_line_of_a_run_that_failed_says_why_as_the_command_does():
-    harvest = crawl_state(matched=300, received=120)
-    run = closed_run(crawl_stats(), harvest, "wfs_incomplete", MONDAY)
-    assert run.estado == "fallida"
-    assert run.cierre == "wfs_incomplete"
-    assert run.motivo == failure_line(harvest, "wfs_incomplete")
-    assert run.motivo == (
-        "The WFS harvest is incomplete: received 120 features of the 300 the server matched"
+def test_the_line_of_a_run_that_failed_is_the_verdicts():
+    line = "The WFS harvest is incomplete: received 120 features of the 300 the server matched"
+    verdict = a_verdict(
+        complete=False,
+        reason="wfs_incomplete",
+        line=line,
+        exit_code=1,
+        finish_reason="wfs_incomplete",
+        features_received=120,
+        fingerprint={},
     )
+    run = closed_run(crawl_stats(), verdict, MONDAY)
+    assert (run.estado, run.cierre, run.motivo) == ("fallida", "wfs_incomplete", line)
     assert (run.features_recibidas, run.features_servidor) == (120, 300)
-    stopped = closed_run(crawl_stats(), crawl_state(), "shutdown", MONDAY)
-    assert (stopped.estado, stopped.motivo) == ("fallida", "the crawl ended early (shutdown)")
+    assert (run.capa_huella, run.capa_propiedades) == (None, None)
 
 
 def history_of(tmp_path, *runs: Run):
@@ -291,8 +296,12 @@ def test_a_crawl_leaves_one_line_with_what_the_server_saw(tmp_path):
     assert run["peticiones"] == sum(served["requests"].values())
     assert 0.9 < run["bytes_recibidos"] / served["bytes_sent"] <= 1.0
     assert (data / "archivo" / run["warc"]).is_file()
-    assert run["capa_propiedades"]["codigoCatastral"] == "string"
-    assert run["capa_propiedades"]["idPCTramite"] == "number"
+    assert run["paginas_persistentes"] == 0
+    assert run["capa_propiedades"]["codigoCatastral"] == ["string"]
+    assert run["capa_huella"] == fingerprint_digest(run["capa_propiedades"])
+    assert (
+        orjson.loads((data / "capa.json").read_bytes())["propiedades"] == (run["capa_propiedades"])
+    ), "one fingerprint: the run history's is capa.json's"
     assert f"Run recorded in {runs_path(data)}" in result.log
 
 
@@ -300,7 +309,7 @@ def test_a_crawl_leaves_one_line_with_what_the_server_saw(tmp_path):
 @pytest.mark.parametrize(
     ("arguments", "locked", "why"),
     [
-        ({}, True, "another crawl is writing to"),
+        ({}, True, "a crawl is writing to"),
         ({"limite": "muchos"}, False, "limite"),
     ],
 )

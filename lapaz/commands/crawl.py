@@ -1,4 +1,4 @@
-"""`scrapy crawl` that exits non-zero when the crawl did not finish its work.
+"""`scrapy crawl` whose exit status is the crawl's verdict (lapaz.crawl.state).
 
 Scrapy's own command exits 0 even when the spider closed early or the harvest fell short;
 cron, CI and Scrapyd need the exit status to tell. A crawl that cannot start (a bad
@@ -14,7 +14,8 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.defer import deferred_from_coro
 
-from lapaz.crawl.extensions.run_history import failure_line, not_started_run, record_run
+from lapaz.crawl.extensions.run_history import not_started_run, record_run
+from lapaz.crawl.state import CrawlState
 
 
 def could_not_start() -> str:
@@ -38,19 +39,28 @@ class Command(ScrapyCrawlCommand):
         )
         self.crawler_process.start()
 
-        harvest = getattr(crawler.spider, "harvest", None)
-        if startup_errors or self.crawler_process.bootstrap_failed or harvest is None:
+        verdict = _verdict(crawler)
+        if startup_errors or self.crawler_process.bootstrap_failed or verdict is None:
             self.exitcode = 1
             why = "; ".join(map(str, startup_errors)) or could_not_start()
             data_dir = Path(crawler.settings["LAPAZ_DATA_DIR"])
-            # Into a data folder that exists only: a mistyped run makes no folder of its own.
-            if data_dir.is_dir():
+            # Into a data folder that exists only: a mistyped run makes no folder of its own;
+            # a crawl that was judged left its line already (lapaz.crawl.extensions.run_history).
+            if data_dir.is_dir() and verdict is None:
                 record_run(data_dir, not_started_run(started, datetime.now(UTC), why))
             for error in startup_errors:
                 print(f"error: {error}", file=sys.stderr)
             return
-        failure = failure_line(harvest, crawler.stats.get_value("finish_reason"))
-        if failure is not None:
-            self.exitcode = 1
+        self.exitcode = verdict.exit_code
+        if verdict.line is not None:
             # The last line on the screen, after the log: why the run failed.
-            print(f"error: {failure}", file=sys.stderr)
+            print(f"error: {verdict.line}", file=sys.stderr)
+
+
+def _verdict(crawler):
+    """The crawl's verdict; None for a crawl that never started."""
+    try:
+        state = crawler.get_extension(CrawlState)
+    except RuntimeError:  # the crawl failed before its extensions were built
+        return None
+    return state.verdict if state is not None else None

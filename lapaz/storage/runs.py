@@ -7,14 +7,19 @@ writes it when the spider closes, the `crawl` command when the crawl could not s
      "estado": "correcta", "cierre": "finished", "motivo": null,
      "features_recibidas": 13907, "features_servidor": 13907, "tramites_nuevos": 41,
      "paginas_pedidas": 57, "paginas_ok": 50, "paginas_rechazadas": 2,
-     "paginas_sin_datos": 0, "paginas_fallidas": 5, "paginas_persistentes": null,
+     "paginas_sin_datos": 0, "paginas_fallidas": 5, "paginas_persistentes": 5,
      "peticiones": 63, "bytes_recibidos": 13114368, "warc": "lapaz-20261207T073002Z.warc.gz",
-     "version": "1.0.0", "capa_huella": "3f0c…", "capa_propiedades": {"idPCTramite": "number", …}}
+     "version": "1.0.0", "capa_huella": "3f0c…",
+     "capa_propiedades": {"idPCTramite": ["integer"], …}}
 
 `estado` says how it ended: `correcta` (exit status 0), `fallida` (it ran, and its last line,
 `motivo`, says why not), `no_iniciada` (it could not start: a bad argument, a data folder
-another crawl holds). `cierre` is Scrapy's finish reason. A figure the run never got to is
-null. The file is only ever appended to: nothing a run does rewrites an earlier line.
+another crawl holds). `cierre` is Scrapy's finish reason. `paginas_persistentes` counts
+the `paginas_fallidas` that failed in an earlier run too (`paginas_fallidas.jsonl` lists
+them). `capa_propiedades` is the layer's property names with the JSON types of their
+values, the fingerprint `capa.json` keeps; `capa_huella` a short digest of it. A figure
+the run never got to is null. The file is only ever appended to: nothing a run does
+rewrites an earlier line.
 """
 
 from dataclasses import asdict, dataclass
@@ -56,7 +61,7 @@ class Run:
     bytes_recibidos: int | None = None
     warc: str | None = None
     capa_huella: str | None = None
-    capa_propiedades: dict[str, str] | None = None
+    capa_propiedades: dict[str, list[str]] | None = None
 
 
 def run_times(started: datetime, ended: datetime) -> dict[str, object]:

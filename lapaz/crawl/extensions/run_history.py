@@ -1,8 +1,8 @@
 """The run history's line of a crawl (lapaz.storage.runs), appended when the spider closes.
 
-Built from the crawl's state and Scrapy's stats once every other extension has had its
-say (the monitors' results decide how the run ended). A crawl that could not start never
-gets here: the `crawl` command writes that line (`not_started_run`).
+Built from the crawl's verdict (lapaz.crawl.state) and Scrapy's stats, after the verdict
+was judged. A crawl that could not start never gets here: the `crawl` command writes that
+line (`not_started_run`).
 """
 
 import logging
@@ -13,56 +13,42 @@ from scrapy import signals
 
 from lapaz import __version__
 from lapaz.crawl import statkeys
-from lapaz.layer.fingerprint import layer_fingerprint
+from lapaz.crawl.state import ASKED, CrawlState, Verdict
+from lapaz.layer.guard import fingerprint_digest
+from lapaz.records.schema import PageOutcome
 from lapaz.storage.runs import FAILED, NOT_STARTED, SUCCEEDED, Run, append_run, run_times
 
 logger = logging.getLogger(__name__)
 
-FINISHED = "finished"
-# Outcomes of a page asked in this run (lapaz/detalles/<outcome>) -> the run's field.
-ASKED_PAGE_FIELDS = {
-    "ok": "paginas_ok",
-    "rechazada": "paginas_rechazadas",
-    "sin_secciones": "paginas_sin_datos",
-    "failed": "paginas_fallidas",
+# A page outcome of this run -> its field in the run's line.
+PAGE_FIELDS = {
+    PageOutcome.OK: "paginas_ok",
+    PageOutcome.REFUSED: "paginas_rechazadas",
+    PageOutcome.NO_SECTIONS: "paginas_sin_datos",
+    PageOutcome.FAILED: "paginas_fallidas",
 }
 
 
-def ended_early(reason: str) -> str:
-    return f"the crawl ended early ({reason})"
-
-
-def failure_line(harvest, reason: str) -> str | None:
-    """The one line a run that failed ends on; None for a run that succeeded."""
-    if reason == FINISHED and harvest.succeeded:
-        return None
-    return harvest.verdict(reason) or ended_early(reason)
-
-
-def closed_run(stats: dict, harvest, reason: str, ended: datetime) -> Run:
-    """The history line of a crawl that ran, from its stats and its state."""
-    pages = {
-        name: stats.get(statkeys.PAGES_OUTCOME_PREFIX + outcome, 0)
-        for outcome, name in ASKED_PAGE_FIELDS.items()
-    }
-    failure = failure_line(harvest, reason)
-    properties = harvest.layer_shape.properties()
+def closed_run(stats: dict, verdict: Verdict, ended: datetime) -> Run:
+    """The history line of a crawl that ran, from its verdict and its stats."""
+    pages = {name: verdict.pages.get(outcome.value, 0) for outcome, name in PAGE_FIELDS.items()}
     return Run(
         **run_times(stats.get("start_time", ended), stats.get("finish_time", ended)),
-        estado=SUCCEEDED if failure is None else FAILED,
+        estado=SUCCEEDED if verdict.exit_code == 0 else FAILED,
         version=__version__,
-        cierre=reason,
-        motivo=failure,
-        features_recibidas=harvest.features_received,
-        features_servidor=harvest.number_matched,
+        cierre=verdict.finish_reason,
+        motivo=verdict.line,
+        features_recibidas=verdict.features_received,
+        features_servidor=verdict.features_matched,
         tramites_nuevos=stats.get(statkeys.TRAMITES_NEW, 0),
-        paginas_pedidas=sum(pages.values()),
+        paginas_pedidas=sum(verdict.pages.get(outcome.value, 0) for outcome in ASKED),
         **pages,
+        paginas_persistentes=len(verdict.persisting),
         peticiones=stats.get("downloader/request_count", 0),
         bytes_recibidos=stats.get("downloader/response_bytes", 0),
         warc=stats.get(statkeys.ARCHIVE_FILE),
-        capa_huella=layer_fingerprint(properties),
-        capa_propiedades=properties,
+        capa_huella=fingerprint_digest(verdict.fingerprint),
+        capa_propiedades=verdict.fingerprint or None,
     )
 
 
@@ -83,7 +69,8 @@ def record_run(data_dir: Path, run: Run) -> None:
 
 
 class RunHistory:
-    """Appends the crawl's line to the run history when the spider closes."""
+    """Appends the crawl's line to the run history when the spider closes (after the
+    crawl's state judged it: see EXTENSIONS in lapaz.settings)."""
 
     def __init__(self, crawler):
         self.crawler = crawler
@@ -95,6 +82,6 @@ class RunHistory:
         return cls(crawler)
 
     def spider_closed(self, reason):
+        verdict = self.crawler.get_extension(CrawlState).judge(reason)
         stats = self.crawler.stats.get_stats()
-        run = closed_run(stats, self.crawler.spider.harvest, reason, datetime.now(UTC))
-        record_run(self.data_dir, run)
+        record_run(self.data_dir, closed_run(stats, verdict, datetime.now(UTC)))
