@@ -37,3 +37,24 @@ def test_the_weekly_pages_link_each_other_and_show_the_run_history_as_it_prints(
         assert header.split() == " ".join(headers()).split()
         assert "OnCalendar=Mon *-*-* 03:30:00 America/La_Paz" in page
         assert "30   7  *   *   1     /srv/lapaz/semanal.sh" in page
+
+
+def test_the_weekly_pages_give_the_settings_with_their_defaults_and_the_summary_as_it_prints():
+    from lapaz import settings
+
+    for name in ("weekly.md", "cada-semana.md"):
+        page = (PROJECT_ROOT / "docs" / name).read_text(encoding="utf-8")
+        rows = re.findall(r"^\| `(LAPAZ_\w+)` \| ([\d.]+) \|", page, flags=re.MULTILINE)
+        assert {setting for setting, _ in rows} >= {
+            "LAPAZ_MONITOR_MIN_PAGES",
+            "LAPAZ_MAX_LAYER_SHRINK",
+            "LAPAZ_WARN_NO_NEW_PERMIT_WEEKS",
+        }, name
+        for setting, default in rows:
+            assert getattr(settings, setting) == float(default), (name, setting)
+        # The summary's page line as CrawlSummary writes it now, and the failures file.
+        assert " failed (0 new, 2 persisting), " in page, name
+        assert "; 698 wanted in all" in page, name
+        assert '"primera_falla":' in page, name
+        assert "paginas_fallidas.jsonl" in page, name
+        assert "capa.json" in page, name
