@@ -117,6 +117,14 @@ def no_new_permit_since(last, weeks: int) -> str:
     )
 
 
+def not_written(error: OSError) -> str:
+    return (
+        f"The harvest could not be written to the data folder: {error}. No file in it is"
+        " half-written (tramites.jsonl.partial keeps this run's features); fix the cause"
+        " and run again"
+    )
+
+
 def stopped_asking(why: str) -> str:
     return f"The crawl stops asking for permit pages: {why}"
 

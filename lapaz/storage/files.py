@@ -52,11 +52,17 @@ def atomic_file(path: Path) -> Iterator:
     without an error: written beside it, flushed to disk, then renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as stream:
-        yield stream
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(partial, path)
+    stream = partial.open("wb")
+    try:
+        with stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        # The file stays as it was, and no half of its successor lies beside it.
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def replace_atomically(path: Path, lines: Iterable[bytes]) -> None:

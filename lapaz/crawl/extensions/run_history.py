@@ -1,8 +1,9 @@
 """The run history's line of a crawl (lapaz.storage.runs), appended when the spider closes.
 
 Built from the crawl's verdict (lapaz.crawl.state) and Scrapy's stats, after the verdict
-was judged. A crawl that could not start never gets here: the `crawl` command writes that
-line (`not_started_run`).
+was judged and the data folder committed (a commit that fails fails the run). A crawl
+that could not start never gets here: the `crawl` command writes that line
+(`not_started_run`).
 """
 
 import logging
@@ -75,11 +76,17 @@ class RunHistory:
     def __init__(self, crawler):
         self.crawler = crawler
         self.data_dir = Path(crawler.settings["LAPAZ_DATA_DIR"])
-        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
+
+    def spider_opened(self):
+        # Receivers run in the order they connected, and the pipeline connects as the
+        # engine is built, after the extensions: connected now, the line is written after
+        # the pipeline's commit, and says whether the data folder took the harvest.
+        self.crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     def spider_closed(self, reason):
         verdict = self.crawler.get_extension(CrawlState).judge(reason)

@@ -17,6 +17,7 @@ FAILURE_WORDS = {
     Failure.LAYER_SHRANK: "THE WFS LAYER SHRANK",
     Failure.PAGES_STOPPED: "PAGES NOT ALL REQUESTED",
     Failure.CHECKS: "THE HARVEST'S CHECKS FAILED",
+    Failure.NOT_WRITTEN: "THE DATA FOLDER COULD NOT BE WRITTEN",
 }
 # Persisting failures listed one a line; the rest are in paginas_fallidas.jsonl.
 LISTED_PERSISTING = 10
