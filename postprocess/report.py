@@ -1,10 +1,10 @@
 """Charts and a short summary of the merged table, each saying what it counts.
 
-    python -m postprocess.report [--input FILE] [--output-dir DIR] [--data-dir DIR]
+    python -m postprocess.report [--data-dir DIR] [--input FILE] [--output-dir DIR]
 
-Reads the table `python -m postprocess.merge` writes (default data/tramites_merge.csv; a
-.parquet or .jsonl input is read by its extension) and writes into DIR (default: a folder
-`report` next to the input, so data/report for the default input):
+Reads the table `python -m postprocess.merge` writes (default: tramites_merge.csv in the
+data folder, `--data-dir`, data by default; a .parquet or .jsonl input is read by its
+extension) and writes into a folder `report` next to it (or `--output-dir`):
 
 - `tramites_per_year.png`: every trámite (application, whatever its result) by year of
   registration, stacked by macro-district; the current year, still running, hatched;
@@ -602,8 +602,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--input",
         type=Path,
-        default=DEFAULT_INPUT,
-        help=f"the merged table, .csv, .parquet or .jsonl (default: {DEFAULT_INPUT})",
+        help="the merged table, .csv, .parquet or .jsonl"
+        f" (default: {DEFAULT_OUTPUT} in the data folder, {DEFAULT_INPUT})",
     )
     parser.add_argument(
         "--output-dir",
@@ -614,9 +614,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        help="the crawl's data folder, for 'since the last harvest' (default: the input's)",
+        help="the crawl's data folder: the merged table's and the history's"
+        " (default: the input's folder, else data)",
     )
     args = parser.parse_args(argv)
+    # `--data-dir demo-data` alone reads the demo's table, as the merge's option writes it.
+    args.input = args.input or (args.data_dir / DEFAULT_OUTPUT if args.data_dir else DEFAULT_INPUT)
     args.output_dir = args.output_dir or args.input.parent / REPORT_FOLDER
     return args
 
