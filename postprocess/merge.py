@@ -56,7 +56,7 @@ from lapaz.storage.store import DETALLES_FILE, TRAMITES_FILE, TRAMITES_PARTIAL_F
 from postprocess.blds import blds_records
 from postprocess.formats import OUTPUT_FORMATS, write_table
 from postprocess.numeric import add_numeric_columns
-from postprocess.privacy import without_names
+from postprocess.privacy import without_personal_data
 
 DEFAULT_OUTPUT = "tramites_merge.csv"
 DEFAULT_BLDS_OUTPUT = "permisos_blds.csv"
@@ -390,7 +390,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sin-nombres",
         action="store_true",
-        help="leave out the columns with personal names (applicants, architects)",
+        help="leave out the personal data (names; the architects' registry numbers)",
     )
     parser.add_argument(
         "--parcial",
@@ -431,8 +431,8 @@ def output_table(merged: pd.DataFrame, args: argparse.Namespace) -> tuple[pd.Dat
     """The table to write as the options ask, and lines saying what they changed."""
     notes = []
     if args.sin_nombres:
-        merged, dropped = without_names(merged)
-        notes.append(f"Personal names left out: {', '.join(dropped) or 'none found'}")
+        merged, dropped = without_personal_data(merged)
+        notes.append(f"Personal data left out: {', '.join(dropped) or 'none found'}")
     if args.parcial:
         merged = merged.assign(**{PARTIAL_COLUMN: pd.Series(True, index=merged.index)})
         notes.append(
