@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lapaz.storage.files import LOCK_FILE
 from lapaz.storage.jsonl import read_jsonl
 from tools.crawl import PROJECT_ROOT, crawl_settings
 from tools.replica import ReplicaConfig, ReplicaServer
@@ -132,7 +133,8 @@ def test_incomplete_harvest_fails_the_job_and_relative_data_dir_is_under_scrapyd
         f"exit: our `crawl` command should exit 1 under Scrapyd: {exit_line or scrapyd.output()}"
     )
     data_dir = scrapyd.folder / "data"
-    # an incomplete harvest leaves its features beside the last complete one
-    assert (data_dir / "tramites.jsonl.partial").exists(), (
+    # The crawl opened (and locked) its data folder there; a harvest without features
+    # leaves no features file.
+    assert (data_dir / LOCK_FILE).exists(), (
         f"files: `data` is not under Scrapyd's folder: {sorted(scrapyd.folder.iterdir())}"
     )
