@@ -15,13 +15,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from lapaz.i18n import N_, _, ngettext, number
 from lapaz.records.diff import KEY, MODIFIED, NEW, REMOVED, id_order
 from lapaz.storage.history import CHANGES_FILE, harvest_label, read_snapshot, snapshots
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
 
 HISTORY_CHART = "harvests.png"
 APPROVED = "APROBADO"
-SECTION_TITLE = "## Since the last harvest"
+SECTION_TITLE = N_("## Since the last harvest")
 # The table of newly approved permits stops here; the count says how many there were.
 MAX_LISTED = 50
 LISTED_FIELDS = ["codigo_catastral", "numero_tramite", "fecha_aprobacion", "macro_distrito"]
@@ -89,15 +90,20 @@ def harvests_chart(sizes: pd.DataFrame) -> Figure:
     # One step per harvest, labelled by its time: harvests come at uneven intervals, and a
     # time axis would squeeze two harvests of one day into a dot.
     steps = list(range(len(sizes)))
-    axes.plot(steps, sizes["permits"], marker="o", label="permits in the layer")
+    axes.plot(steps, sizes["permits"], marker="o", label=_("permits in the layer"))
     axes.plot(steps, sizes["approved"], marker="o", label=APPROVED, color="tab:green")
     every = max(1, math.ceil(len(steps) / MAX_TIME_LABELS))
     axes.set_xticks(steps[::every])
     axes.set_xticklabels([f"{time:%Y-%m-%d}\n{time:%H:%M}" for time in sizes["time"].iloc[::every]])
-    kept = "the one harvest kept" if len(sizes) == 1 else f"the {len(sizes):,} harvests kept"
-    axes.set_title(f"The layer over {kept}")
-    axes.set_xlabel("Harvest (UTC)")
-    axes.set_ylabel("Permits")
+    axes.set_title(
+        ngettext(
+            "The layer over the one harvest kept",
+            "The layer over the {count} harvests kept",
+            len(sizes),
+        ).format(count=number(len(sizes)))
+    )
+    axes.set_xlabel(_("Harvest (UTC)"))
+    axes.set_ylabel(_("Permits"))
     axes.set_ylim(bottom=0)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend()
@@ -112,19 +118,27 @@ def _cell(value: object) -> str:
 def section_markdown(
     cosecha: str | None, lines: list[dict], approved: list[dict], sizes: pd.DataFrame
 ) -> str:
-    out = ["", SECTION_TITLE, ""]
+    out = ["", _(SECTION_TITLE), ""]
     if cosecha is None:
-        out.append(f"No changes logged yet: `{CHANGES_FILE}` starts with the second harvest.")
+        out.append(
+            _("No changes logged yet: `{log}` starts with the second harvest.").format(
+                log=CHANGES_FILE
+            )
+        )
     else:
         counts = change_counts(lines)
         out += [
-            f"Harvest of {cosecha} against the one before:",
+            _("Harvest of {harvest} against the one before:").format(harvest=cosecha),
             "",
-            f"- New permits (`nuevo`): {counts[NEW]:,}",
-            f"- Permits that left the layer (`retirado`): {counts[REMOVED]:,}",
-            f"- Permits with changed fields (`modificado`): {counts[MODIFIED]:,}"
-            f" ({sum(line.get('tipo') == MODIFIED for line in lines):,} fields)",
-            f"- Newly approved: {len(approved):,}",
+            _("- New permits (`nuevo`): {count}").format(count=number(counts[NEW])),
+            _("- Permits that left the layer (`retirado`): {count}").format(
+                count=number(counts[REMOVED])
+            ),
+            _("- Permits with changed fields (`modificado`): {count} ({fields} fields)").format(
+                count=number(counts[MODIFIED]),
+                fields=number(sum(line.get("tipo") == MODIFIED for line in lines)),
+            ),
+            _("- Newly approved: {count}").format(count=number(len(approved))),
         ]
         if approved:
             columns = [KEY, "cambio", *LISTED_FIELDS]
@@ -135,10 +149,13 @@ def section_markdown(
             ]
             if len(approved) > MAX_LISTED:
                 out.append(
-                    f"\n…and {len(approved) - MAX_LISTED:,} more (python -m postprocess.cambios)"
+                    "\n"
+                    + _("…and {count} more (python -m postprocess.cambios)").format(
+                        count=number(len(approved) - MAX_LISTED)
+                    )
                 )
     if not sizes.empty:
-        out += ["", f"![The layer over the harvests kept]({HISTORY_CHART})"]
+        out += ["", "![{}]({})".format(_("The layer over the harvests kept"), HISTORY_CHART)]
     out.append("")
     return "\n".join(out)
 
@@ -174,6 +191,6 @@ def write_history_section(data_dir: Path, output_dir: Path, summary: Path) -> li
             stream.write(section_markdown(cosecha, latest, approved, sizes))
     except OSError as error:
         raise HistoryReportError(
-            f"{output_dir}: cannot write ({error.strerror or error})"
+            _("{path}: cannot write ({why})").format(path=output_dir, why=error.strerror or error)
         ) from None
     return written

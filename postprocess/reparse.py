@@ -26,6 +26,7 @@ from w3lib.url import safe_url_string
 from warcio.archiveiterator import ArchiveIterator
 
 from lapaz.crawl.archive import ARCHIVE_DIR, FILE_SUFFIX
+from lapaz.i18n import _
 from lapaz.permits.page import page_fields, parse_permit_page
 from lapaz.records.schema import DETALLE_FIELDS
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
@@ -211,12 +212,16 @@ def lock_data_dir(data_dir: Path):
     try:
         lock = (data_dir / LOCK_FILE).open("a")
     except OSError as error:
-        raise ReparseError(f"{data_dir}: cannot lock ({error.strerror or error})") from None
+        raise ReparseError(
+            _("{path}: cannot lock ({why})").format(path=data_dir, why=error.strerror or error)
+        ) from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
-        raise ReparseError(f"a crawl is writing to {data_dir}: wait for it to end") from None
+        raise ReparseError(
+            _("a crawl is writing to {path}: wait for it to end").format(path=data_dir)
+        ) from None
     return lock
 
 
@@ -225,7 +230,11 @@ def run(data_dir: Path) -> str:
     path = data_dir / DETALLES_FILE
     files = warc_files(data_dir)
     if not files:
-        raise ReparseError(f"{data_dir / ARCHIVE_DIR}: no archive (*{FILE_SUFFIX}) to re-parse")
+        raise ReparseError(
+            _("{path}: no archive (*{suffix}) to re-parse").format(
+                path=data_dir / ARCHIVE_DIR, suffix=FILE_SUFFIX
+            )
+        )
     with lock_data_dir(data_dir):
         try:
             content = read_jsonl(path)
@@ -235,19 +244,34 @@ def run(data_dir: Path) -> str:
             logger.warning(warning)
         result = reparse(content.records, files)
         previous = replace_keeping_previous(path, result.records)
-    return (
-        f"Rebuilt {result.rebuilt} of {len(result.records)} page records from"
-        f" {len(files)} archive files; {result.changed} changed. Previous file: {previous}"
+    return _(
+        "Rebuilt {rebuilt} of {records} page records from"
+        " {files} archive files; {changed} changed. Previous file: {previous}"
+    ).format(
+        rebuilt=result.rebuilt,
+        records=len(result.records),
+        files=len(files),
+        changed=result.changed,
+        previous=previous,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m postprocess.reparse", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m postprocess.reparse",
+        description=_(
+            "Rebuild the page records (detalles.jsonl) from the archived answers (archivo/),"
+            " after a change of the page parser; the previous file is kept beside it."
+        ),
+    )
     parser.add_argument(
-        "--data-dir", type=Path, default=Path("data"), help="folder of detalles.jsonl and archivo/"
+        "--data-dir",
+        type=Path,
+        default=Path("data"),
+        help=_("folder of detalles.jsonl and archivo/"),
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
+    logging.basicConfig(format=_("warning: {why}").format(why="%(message)s"), level=logging.WARNING)
     try:
         print(run(args.data_dir))
     except ReparseError as error:

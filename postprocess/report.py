@@ -32,6 +32,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from lapaz.i18n import _, number
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
 from postprocess.history_report import HistoryReportError, write_history_section
 from postprocess.merge import (
@@ -86,9 +87,15 @@ def read_table(path: Path) -> pd.DataFrame:
     """The merged table at `path`, in the format its extension names."""
     suffix = path.suffix.lower()
     if suffix not in INPUT_FORMATS:
-        raise ReportError(f"{path}: unknown format {suffix!r}, expected one of {INPUT_FORMATS}")
+        raise ReportError(
+            _("{path}: unknown format {suffix!r}, expected one of {formats}").format(
+                path=path, suffix=suffix, formats=", ".join(INPUT_FORMATS)
+            )
+        )
     if not path.is_file():
-        raise ReportError(f"{path}: file not found (run python -m postprocess.merge first)")
+        raise ReportError(
+            _("{path}: file not found (run python -m postprocess.merge first)").format(path=path)
+        )
     try:
         if suffix == ".csv":
             # All text, as written: codes keep their leading zeros, numbers are parsed below.
@@ -100,7 +107,9 @@ def read_table(path: Path) -> pd.DataFrame:
         raise ReportError(str(error)) from None
     except (OSError, ValueError) as error:
         # Parser messages may span lines; the error stays on one.
-        raise ReportError(f"{path}: cannot read ({' '.join(str(error).split())})") from None
+        raise ReportError(
+            _("{path}: cannot read ({error})").format(path=path, error=" ".join(str(error).split()))
+        ) from None
 
 
 @dataclass
@@ -114,8 +123,10 @@ class Permits:
         missing = [name for name in NEEDED_COLUMNS if name not in merged]
         if missing:
             raise ReportError(
-                f"{path}: missing columns {', '.join(missing)}"
-                " (expected the table python -m postprocess.merge writes)"
+                _(
+                    "{path}: missing columns {columns}"
+                    " (expected the table python -m postprocess.merge writes)"
+                ).format(path=path, columns=", ".join(missing))
             )
         registered = _dates(merged["fecha_registro"])
         macro_distrito = merged["macro_distrito"].astype("str").str.strip()
@@ -168,7 +179,7 @@ def _optional(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _no_data(axes) -> None:
-    axes.text(0.5, 0.5, "No data", ha="center", va="center", transform=axes.transAxes)
+    axes.text(0.5, 0.5, _("No data"), ha="center", va="center", transform=axes.transAxes)
 
 
 def permits_per_year_chart(permits: pd.DataFrame, today: date | None = None) -> Figure:
@@ -182,7 +193,9 @@ def permits_per_year_chart(permits: pd.DataFrame, today: date | None = None) -> 
     axes = figure.add_subplot()
     dated = permits[permits["year"].notna()]
     counts = dated.groupby(["year", "macro_distrito"]).size().unstack(fill_value=0)
-    title = f"Permits per year by macro-district ({len(dated):,} permits with a date)"
+    title = _("Permits per year by macro-district ({count} permits with a date)").format(
+        count=number(len(dated))
+    )
     if counts.empty:
         _no_data(axes)
     else:
@@ -204,20 +217,22 @@ def permits_per_year_chart(permits: pd.DataFrame, today: date | None = None) -> 
             )
             bottom = bottom + counts[macro_distrito]
         axes.set_xticks(years, [_year_label(year, today) for year in years])
-        axes.legend(title="Macro-distrito", loc="upper left", bbox_to_anchor=(1.01, 1))
+        axes.legend(title=_("Macro-distrito"), loc="upper left", bbox_to_anchor=(1.01, 1))
         if today.year in years:
             last = dated["registered"].max()
-            title += f"\n{today.year} is partial (hatched): registrations up to {last:%Y-%m-%d}"
+            title += "\n" + _("{year} is partial (hatched): registrations up to {date}").format(
+                year=today.year, date=f"{last:%Y-%m-%d}"
+            )
     axes.set_title(title)
-    axes.set_xlabel("Year of registration (fecha_registro)")
-    axes.set_ylabel("Permits")
+    axes.set_xlabel(_("Year of registration (fecha_registro)"))
+    axes.set_ylabel(_("Permits"))
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(axis="y", alpha=0.3)
     return figure
 
 
 def _year_label(year: int, today: date) -> str:
-    return f"{year}\n(partial)" if year == today.year else str(year)
+    return f"{year}\n" + _("(partial)") if year == today.year else str(year)
 
 
 def _colours(count: int) -> list:
@@ -254,7 +269,7 @@ def permits_map_chart(permits: pd.DataFrame) -> tuple[Figure, int]:
         # Newest on top; undated permits in grey beneath everything.
         undated = located["year"].isna()
         axes.scatter(
-            longitudes[undated], latitudes[undated], s=4, color="lightgrey", label="no date"
+            longitudes[undated], latitudes[undated], s=4, color="lightgrey", label=_("no date")
         )
         dated = located[~undated].sort_values("year")
         points = axes.scatter(
@@ -267,7 +282,7 @@ def permits_map_chart(permits: pd.DataFrame) -> tuple[Figure, int]:
         )
         if not dated.empty:
             colour_bar = figure.colorbar(points, ax=axes, shrink=0.8)
-            colour_bar.set_label("Year of registration")
+            colour_bar.set_label(_("Year of registration"))
             colour_bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         if undated.any():
             axes.legend(loc="lower right", markerscale=3)
@@ -275,10 +290,14 @@ def permits_map_chart(permits: pd.DataFrame) -> tuple[Figure, int]:
         axes.set_ylim(south, north)
         # A degree of longitude is shorter than one of latitude by cos(latitude).
         axes.set_aspect(1 / math.cos(math.radians((south + north) / 2)))
-    note = f", {outside:,} outside the view" if outside else ""
-    axes.set_title(f"Permits on the map ({len(located):,} with coordinates{note})")
-    axes.set_xlabel("Longitude (°)")
-    axes.set_ylabel("Latitude (°)")
+    note = _(", {count} outside the view").format(count=number(outside)) if outside else ""
+    axes.set_title(
+        _("Permits on the map ({count} with coordinates{note})").format(
+            count=number(len(located)), note=note
+        )
+    )
+    axes.set_xlabel(_("Longitude (°)"))
+    axes.set_ylabel(_("Latitude (°)"))
     axes.grid(alpha=0.3)
     return figure, outside
 
@@ -323,16 +342,23 @@ def surface_by_district_chart(permits: pd.DataFrame) -> Figure:
         axes.barh(labels, sums.to_numpy(), color="tab:green")
         axes.invert_yaxis()
     axes.set_title(
-        "Built surface of the approved permits (resultado APROBADO) by distrito municipal\n"
-        f"{len(with_surface):,} parcels, each counted once by its latest approved permit\n"
-        f"({len(approved) - len(counted):,} earlier permits of the same parcels left out)\n"
-        f"surface from the WFS, else from the permit page ({from_page:,});"
-        f" {len(counted) - len(with_surface):,} without a surface",
+        _(
+            "Built surface of the approved permits (resultado APROBADO) by distrito municipal\n"
+            "{parcels} parcels, each counted once by its latest approved permit\n"
+            "({earlier} earlier permits of the same parcels left out)\n"
+            "surface from the WFS, else from the permit page ({from_page});"
+            " {without} without a surface"
+        ).format(
+            parcels=number(len(with_surface)),
+            earlier=number(len(approved) - len(counted)),
+            from_page=number(from_page),
+            without=number(len(counted) - len(with_surface)),
+        ),
         fontsize="medium",
     )
-    axes.set_ylabel("Distrito municipal · macro-district")
-    axes.set_xlabel("Built surface (thousand m²)")
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    axes.set_ylabel(_("Distrito municipal · macro-district"))
+    axes.set_xlabel(_("Built surface (thousand m²)"))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: number(value)))
     axes.grid(axis="x", alpha=0.3)
     return figure
 
@@ -352,45 +378,62 @@ def summary_markdown(data: Permits, source: Path, outside_map: int) -> str:
     reasons = failed_pages["page_error"].map(error_reason).value_counts()
     sources = data.table["source"].value_counts()
     by_source = ", ".join(
-        f"{name} {int(sources.get(name, 0)):,}" for name in SOURCE_BY_SIDE.values()
+        f"{name} {number(int(sources.get(name, 0)))}" for name in SOURCE_BY_SIDE.values()
     )
     dated = permits["registered"].dropna()
     macro_distritos = permits["macro_distrito"].value_counts().head(TOP_MACRO_DISTRITOS)
 
     lines = [
-        "# Building permits of La Paz: summary",
+        _("# Building permits of La Paz: summary"),
         "",
-        f"From `{source}`: {len(data.table):,} rows ({by_source} by `fuente`).",
+        _("From `{source}`: {rows} rows ({by_source} by `fuente`).").format(
+            source=source, rows=number(len(data.table)), by_source=by_source
+        ),
         "",
-        f"- Permits (rows with API data): {len(permits):,}",
-        f"- Approved (`resultado` {APPROVED}): {approved:,} ({_share(approved, len(permits))})",
-        f"- Permit pages: {len(pages):,}; ok: {len(pages) - len(failed_pages):,};"
-        f" with errors: {len(failed_pages):,}",
+        _("- Permits (rows with API data): {count}").format(count=number(len(permits))),
+        _("- Approved (`resultado` {approved_value}): {count} ({share})").format(
+            approved_value=APPROVED, count=number(approved), share=_share(approved, len(permits))
+        ),
+        _("- Permit pages: {pages}; ok: {ok}; with errors: {failed}").format(
+            pages=number(len(pages)),
+            ok=number(len(pages) - len(failed_pages)),
+            failed=number(len(failed_pages)),
+        ),
     ]
-    lines += [f"  - {reason}: {int(count):,}" for reason, count in reasons.items()]
+    lines += [f"  - {reason}: {number(int(count))}" for reason, count in reasons.items()]
     if dated.empty:
-        lines.append("- Registered: no dates")
+        lines.append(_("- Registered: no dates"))
     else:
         lines.append(
-            f"- Registered from {dated.min():%Y-%m-%d} to {dated.max():%Y-%m-%d};"
-            f" without a date: {len(permits) - len(dated):,}"
+            _("- Registered from {first} to {last}; without a date: {undated}").format(
+                first=f"{dated.min():%Y-%m-%d}",
+                last=f"{dated.max():%Y-%m-%d}",
+                undated=number(len(permits) - len(dated)),
+            )
         )
-    lines += ["", f"## Top {TOP_MACRO_DISTRITOS} macro-districts", ""]
-    lines += ["| Macro-distrito | Permits | Share |", "|---|---:|---:|"]
+    lines += ["", _("## Top {count} macro-districts").format(count=TOP_MACRO_DISTRITOS), ""]
     lines += [
-        f"| {name} | {int(count):,} | {_share(int(count), len(permits))} |"
+        "| {} | {} | {} |".format(_("Macro-distrito"), _("Permits"), _("Share")),
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {number(int(count))} | {_share(int(count), len(permits))} |"
         for name, count in macro_distritos.items()
     ]
-    map_note = f" ({outside_map:,} permits lie outside the view)" if outside_map else ""
+    map_note = (
+        _(" ({count} permits lie outside the view)").format(count=number(outside_map))
+        if outside_map
+        else ""
+    )
     lines += [
         "",
-        "## Charts",
+        _("## Charts"),
         "",
-        f"![Permits per year by macro-district]({YEAR_CHART})",
+        "![{}]({})".format(_("Permits per year by macro-district"), YEAR_CHART),
         "",
-        f"![Permits on the map]({MAP_CHART}){map_note}",
+        "![{}]({}){}".format(_("Permits on the map"), MAP_CHART, map_note),
         "",
-        f"![Built surface by distrito municipal]({SURFACE_CHART})",
+        "![{}]({})".format(_("Built surface by distrito municipal"), SURFACE_CHART),
         "",
     ]
     return "\n".join(lines)
@@ -418,7 +461,9 @@ def write_report(data: Permits, source: Path, output_dir: Path) -> list[Path]:
         summary.write_text(summary_markdown(data, source, outside_map), encoding="utf-8")
     except OSError as error:
         raise ReportError(
-            f"{output_dir}: output folder not writable ({error.strerror or error})"
+            _("{folder}: output folder not writable ({why})").format(
+                folder=output_dir, why=error.strerror or error
+            )
         ) from None
     return [*written, summary]
 
@@ -426,24 +471,27 @@ def write_report(data: Permits, source: Path, output_dir: Path) -> list[Path]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m postprocess.report",
-        description="Charts and a Markdown summary of the merged permit table.",
+        description=_("Charts and a Markdown summary of the merged permit table."),
     )
     parser.add_argument(
         "--input",
         type=Path,
         default=DEFAULT_INPUT,
-        help=f"the merged table, .csv, .parquet or .jsonl (default: {DEFAULT_INPUT})",
+        help=_("the merged table, .csv, .parquet or .jsonl (default: {default})").format(
+            default=DEFAULT_INPUT
+        ),
     )
     parser.add_argument(
         "--output-dir",
         type=Path,
-        help=f"folder for the charts and {SUMMARY_FILE}"
-        f" (default: a folder {REPORT_FOLDER} next to the input)",
+        help=_(
+            "folder for the charts and {summary} (default: a folder {folder} next to the input)"
+        ).format(summary=SUMMARY_FILE, folder=REPORT_FOLDER),
     )
     parser.add_argument(
         "--data-dir",
         type=Path,
-        help="the crawl's data folder, for 'since the last harvest' (default: the input's)",
+        help=_("the crawl's data folder, for 'since the last harvest' (default: the input's)"),
     )
     args = parser.parse_args(argv)
     args.output_dir = args.output_dir or args.input.parent / REPORT_FOLDER
@@ -458,9 +506,13 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = args.data_dir or args.input.parent
         written += write_history_section(data_dir, args.output_dir, args.output_dir / SUMMARY_FILE)
     except (ReportError, HistoryReportError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(_("error: {why}").format(why=error), file=sys.stderr)
         return 1
-    print(f"Wrote {', '.join(path.name for path in written)} to {args.output_dir}")
+    print(
+        _("Wrote {files} to {folder}").format(
+            files=", ".join(path.name for path in written), folder=args.output_dir
+        )
+    )
     return 0
 
 
