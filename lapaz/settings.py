@@ -88,6 +88,9 @@ DOWNLOAD_TIMEOUT = 120  # default: 180
 # --- Retries and user agents ------------------------------------------------------------
 RETRY_ENABLED = True
 RETRY_TIMES = 5  # default: 2
+# Every page request is in the scheduler from the WFS answer on: a retry, once its backoff
+# is waited, goes before the pages not yet asked, not behind all of them.
+RETRY_PRIORITY_ADJUST = 1  # default: -1
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]  # default: the same
 # Scrapy's list less a host that does not resolve or refuses connections: that is no
 # passing hiccup, and retrying it only delays the message saying so.
@@ -139,19 +142,20 @@ FAKEUSERAGENT_FALLBACK = (
 USER_AGENT = FAKEUSERAGENT_FALLBACK
 
 # --- Pipelines, middlewares, extensions ---------------------------------------------------
-ITEM_PIPELINES = {
-    "lapaz.crawl.pipelines.DropWrittenRecordsPipeline": 700,
-    "lapaz.crawl.pipelines.JsonLinesWriterPipeline": 800,
-}
+# One pipeline owns the data folder: opens, locks, writes and commits it.
+ITEM_PIPELINES = {"lapaz.crawl.pipelines.DataFolderPipeline": 800}
 EXTENSIONS = {
     "scrapy.extensions.telnet.TelnetConsole": None,
+    # First: the crawl's state, whose verdict every extension after it reads at the close.
+    "lapaz.crawl.state.CrawlState": 100,
+    "lapaz.crawl.extensions.samples.LayoutSamples": 110,
     "lapaz.crawl.throttle.AdaptiveThrottle": 300,
     # Before the summary, so that the bars are closed when it is logged. One of the two
     # turns itself off: bars on a terminal, log lines elsewhere.
     "lapaz.crawl.extensions.progress.ProgressBars": 400,
     "lapaz.crawl.extensions.progress.ProgressLog": 410,
     # Before the summary, which reports the monitors' results.
-    "lapaz.crawl.extensions.monitors.HarvestSpidermon": 450,
+    "spidermon.contrib.scrapy.extensions.Spidermon": 450,
     "lapaz.crawl.extensions.summary.CrawlSummary": 500,
 }
 # Progress: bars on a terminal, else a log line every LAPAZ_PROGRESS_INTERVAL seconds.
@@ -166,15 +170,20 @@ LAPAZ_DRIFT_RUN = 20
 LAPAZ_DRIFT_WINDOW = 50
 LAPAZ_DRIFT_SHARE = 0.5
 
-# --- Monitors (Spidermon, lapaz/monitors.py), run when the spider closes ----------------
-# A failed monitor makes the exit status non-zero and is named in the closing summary.
+# --- The verdict (lapaz/crawl/state.py) and the monitors (Spidermon) ---------------------
+# The verdict judges the dataset when the spider closes; the monitors tell its failures
+# (and a finish reason other than these) through the notifiers configured below.
 SPIDERMON_ENABLED = True
 SPIDERMON_SPIDER_CLOSE_MONITORS = ["lapaz.crawl.extensions.monitors.HarvestMonitorSuite"]
-LAPAZ_MONITOR_FINISH_REASONS = ["finished"]
-# Shares of the permit pages asked in this run (ok + refused + without data + failed).
+SPIDERMON_EXPECTED_FINISH_REASONS = ["finished"]
+# Pages that failed anew in this run, against every wanted permit page of the dataset
+# (pages that failed in the last run too are persisting failures: reported, not judged).
+LAPAZ_MONITOR_MAX_FAILED_SHARE = 0.05
+# The shares of the outcomes of this run's pages, and the page keys' coverage, are judged
+# only when at least this many pages were asked: over a handful they mean nothing.
+LAPAZ_MONITOR_MIN_PAGES = 100
 LAPAZ_MONITOR_MIN_OK_SHARE = 0.8
 LAPAZ_MONITOR_MAX_REFUSED_SHARE = 0.15
-LAPAZ_MONITOR_MAX_FAILED_SHARE = 0.05
 LAPAZ_MONITOR_MAX_NO_DATA_SHARE = 0.05
 # Keys every permit page with data has; each must be on this share of them.
 LAPAZ_MONITOR_PAGE_KEYS = [
@@ -184,6 +193,11 @@ LAPAZ_MONITOR_PAGE_KEYS = [
     "par__superficie_construida",
 ]
 LAPAZ_MONITOR_MIN_KEY_COVERAGE = 0.9
+# A harvest of the whole layer with more than this share fewer features than the last
+# complete one fails, and the last one stays (a server answering part of its layer).
+LAPAZ_MAX_LAYER_SHRINK = 0.1
+# No new permit in the layer for this many weeks: a warning in the summary (0: never).
+LAPAZ_WARN_NO_NEW_PERMIT_WEEKS = 8
 # Being told when a monitor fails (cron, Scrapyd): Spidermon's Telegram, Slack and e-mail
 # actions, each used once its first setting below is set (here, with -s, or in the
 # environment); nothing is sent otherwise, and nothing fails when they are unset.
@@ -203,8 +217,20 @@ LAPAZ_NOTIFY_SETTINGS = [
     "SPIDERMON_SMTP_PASSWORD",
     "SPIDERMON_SMTP_ENFORCE_TLS",
 ]
-# Secrets come from the environment only when set there: an unset one stays unset.
-globals().update({name: os.environ[name] for name in LAPAZ_NOTIFY_SETTINGS if name in os.environ})
+# Secrets come from the environment; an unset one stays unset (None).
+SPIDERMON_TELEGRAM_SENDER_TOKEN = os.environ.get("SPIDERMON_TELEGRAM_SENDER_TOKEN")
+SPIDERMON_TELEGRAM_RECIPIENTS = os.environ.get("SPIDERMON_TELEGRAM_RECIPIENTS")
+SPIDERMON_SLACK_SENDER_TOKEN = os.environ.get("SPIDERMON_SLACK_SENDER_TOKEN")
+SPIDERMON_SLACK_SENDER_NAME = os.environ.get("SPIDERMON_SLACK_SENDER_NAME")
+SPIDERMON_SLACK_RECIPIENTS = os.environ.get("SPIDERMON_SLACK_RECIPIENTS")
+SPIDERMON_EMAIL_TO = os.environ.get("SPIDERMON_EMAIL_TO")
+SPIDERMON_EMAIL_SENDER = os.environ.get("SPIDERMON_EMAIL_SENDER")
+SPIDERMON_EMAIL_SUBJECT = os.environ.get("SPIDERMON_EMAIL_SUBJECT")
+SPIDERMON_SMTP_HOST = os.environ.get("SPIDERMON_SMTP_HOST")
+SPIDERMON_SMTP_PORT = os.environ.get("SPIDERMON_SMTP_PORT")
+SPIDERMON_SMTP_USER = os.environ.get("SPIDERMON_SMTP_USER")
+SPIDERMON_SMTP_PASSWORD = os.environ.get("SPIDERMON_SMTP_PASSWORD")
+SPIDERMON_SMTP_ENFORCE_TLS = os.environ.get("SPIDERMON_SMTP_ENFORCE_TLS")
 
 # --- Language and console ----------------------------------------------------------------
 # The language of every line a person reads (errors, the summary, the monitors, and the

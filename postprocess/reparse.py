@@ -11,7 +11,6 @@ does not run while a crawl writes there.
 """
 
 import argparse
-import fcntl
 import logging
 import os
 import sys
@@ -20,23 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from scrapy.http import Headers, Response, TextResponse
-from scrapy.responsetypes import responsetypes
 from w3lib.url import safe_url_string
 from warcio.archiveiterator import ArchiveIterator
 
-from lapaz.crawl.archive import ARCHIVE_DIR, FILE_SUFFIX
 from lapaz.i18n import _
-from lapaz.permits.page import page_fields, parse_permit_page
-from lapaz.records.schema import DETALLE_FIELDS
+from lapaz.permits.page import PageAnswer, page_record, permit_fields, read_answer
+from lapaz.storage.files import ARCHIVE_DIR, ARCHIVE_SUFFIX, atomic_file, lock_folder
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
-from lapaz.storage.store import DETALLES_FILE, LOCK_FILE
+from lapaz.storage.previous import DETALLES_FILE
 
 logger = logging.getLogger(__name__)
 
 PREVIOUS_SUFFIX = ".anterior"
-# The fields of a page record that say which permit it is; the rest comes from the answer.
-PERMIT_FIELDS = DETALLE_FIELDS[: DETALLE_FIELDS.index("error")]
+FILE_SUFFIX = ARCHIVE_SUFFIX
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 READ_BLOCK = 1 << 16
 
@@ -120,48 +115,32 @@ def latest_answers(files: list[Path], urls: set[str]) -> dict[str, ArchivedAnswe
     return latest
 
 
-def read_answer(answer: ArchivedAnswer) -> Response:
-    """The archived answer as Scrapy would hand it to the spider: body decoded, same class."""
+def archived_answer(answer: ArchivedAnswer) -> PageAnswer:
+    """What the archived answer says, read as the crawl read it (lapaz.permits.page)."""
     with answer.path.open("rb") as stream:
         stream.seek(answer.offset)
         record = next(iter(ArchiveIterator(stream)))
-        url = record.rec_headers.get_header("WARC-Target-URI")
         status = int(record.http_headers.get_statuscode())
+        content_type = record.http_headers.get_header("Content-Type")
         # content_stream() undoes the Content-Encoding (gzip, deflate, br) as the crawl did.
         body = record.content_stream().read()
-        headers = Headers()
-        for name, value in record.http_headers.headers:
-            if name.lower() != "content-encoding":
-                headers.appendlist(name, value)
-    response_class = responsetypes.from_args(headers=headers, url=url, body=body)
-    return response_class(url=url, status=status, headers=headers, body=body)
+    return read_answer(status, body, content_type)
 
 
-def answer_fields(response: Response) -> dict:
-    """`error` and the page keys a crawl gives the record of this answer.
-
-    Any status but 2xx is an HTTP error (after its retries); else the page as parsed.
-    """
-    if not 200 <= response.status < 300:
-        return {"error": f"http_{response.status}"}
-    body = response.text if isinstance(response, TextResponse) else response.body
-    try:
-        return page_fields(parse_permit_page(body))
-    except Exception as error:  # as the crawl does: the record says why
-        return {"error": f"{type(error).__name__}: {error}"}
-
-
-def rebuilt_record(record: dict, answer: ArchivedAnswer, response: Response) -> dict:
+def rebuilt_record(record: dict, answer: ArchivedAnswer, page: PageAnswer) -> dict:
     """The record a crawl writes for this answer, keys in the crawl's order."""
-    fields = answer_fields(response)
-    return {
-        **{name: record.get(name) for name in PERMIT_FIELDS},
-        "error": fields.pop("error"),
+    permit = permit_fields(
+        *(record.get(name) for name in ("id_pc_tramite", "codigo_catastral", "numero_tramite")),
+        record.get("anio"),
+        record.get("identificador"),
+        record.get("url"),
+    )
+    origin = {
         "fecha_consulta": answer.date,
         "warc_archivo": answer.path.name,
         "warc_registro": answer.record_id,
-        **fields,
     }
+    return page_record(permit, page.fields, origin)
 
 
 @dataclass
@@ -181,7 +160,7 @@ def reparse(records: list[dict], files: list[Path]) -> ReparseResult:
         if answer is None:
             result.records.append(record)
             continue
-        new = rebuilt_record(record, answer, read_answer(answer))
+        new = rebuilt_record(record, answer, archived_answer(answer))
         result.rebuilt += 1
         # Key order counts: the file must be what a crawl writes.
         result.changed += list(new.items()) != list(record.items())
@@ -191,38 +170,24 @@ def reparse(records: list[dict], files: list[Path]) -> ReparseResult:
 
 def replace_keeping_previous(path: Path, records: list[dict]) -> Path:
     """Write `records` to `path` atomically; the previous file stays as `<path>.anterior`."""
-    fresh = path.with_name(path.name + ".reparse")
-    with fresh.open("wb") as stream:
-        for record in records:
-            stream.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-        stream.flush()
-        os.fsync(stream.fileno())
     previous = path.with_name(path.name + PREVIOUS_SUFFIX)
     # A hard link, then a rename: at every moment both names hold a whole file.
     link = previous.with_name(previous.name + ".tmp")
     link.unlink(missing_ok=True)
     os.link(path, link)
     os.replace(link, previous)
-    os.replace(fresh, path)
+    with atomic_file(path) as stream:
+        for record in records:
+            stream.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
     return previous
 
 
 def lock_data_dir(data_dir: Path):
     """The crawl's lock on the data folder, held until the returned file is closed."""
     try:
-        lock = (data_dir / LOCK_FILE).open("a")
+        return lock_folder(data_dir)
     except OSError as error:
-        raise ReparseError(
-            _("{path}: cannot lock ({why})").format(path=data_dir, why=error.strerror or error)
-        ) from None
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        raise ReparseError(
-            _("a crawl is writing to {path}: wait for it to end").format(path=data_dir)
-        ) from None
-    return lock
+        raise ReparseError(str(error)) from None
 
 
 def run(data_dir: Path) -> str:

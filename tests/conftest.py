@@ -3,6 +3,7 @@
 import pytest
 from scrapy.utils.test import get_crawler
 
+from lapaz.crawl.pipelines import DataFolderPipeline
 from lapaz.spiders.tramites import TramitesSpider
 from tests.crawl import project_settings
 
@@ -29,18 +30,21 @@ def user_locale(monkeypatch):
 
 @pytest.fixture
 def project_spider(tmp_path):
-    """Builds the tramites spider as a crawl does (its data folder under tmp_path) and
-    closes the data folder it opened at the end of the test."""
-    spiders = []
+    """Builds the tramites spider as a crawl does (its data folder under tmp_path, opened
+    by the pipeline) and releases the data folder at the end of the test."""
+    pipelines = []
 
     def build(arguments: dict | None = None, **settings) -> TramitesSpider:
         settings = {"LAPAZ_DATA_DIR": str(tmp_path / "data"), **settings}
         crawler = get_crawler(TramitesSpider, project_settings(**settings))
         crawler.spider = TramitesSpider.from_crawler(crawler, **(arguments or {}))
         crawler._apply_settings()
-        spiders.append(crawler.spider)
+        crawler.engine = crawler._create_engine()
+        pipeline = crawler.get_item_pipeline(DataFolderPipeline)
+        pipeline.open_spider()
+        pipelines.append(pipeline)
         return crawler.spider
 
     yield build
-    for spider in spiders:
-        spider.harvest.store.close(harvest_complete=False)
+    for pipeline in pipelines:
+        pipeline.store.release()

@@ -10,6 +10,7 @@ from pathlib import Path
 from scrapy.crawler import CrawlerRunner
 
 from lapaz import settings as project
+from lapaz.crawl.state import CrawlState
 from lapaz.spiders.tramites import TramitesSpider
 from lapaz.storage.history import CHANGES_FILE, snapshots
 from lapaz.storage.jsonl import read_jsonl
@@ -139,10 +140,10 @@ def warc_records(path: Path) -> list[dict]:
 
 @dataclass
 class InProcessCrawl(CrawlFiles):
-    """A crawl run in the test's own process: its stats and state, read as objects."""
+    """A crawl run in the test's own process: its stats and verdict, read as objects."""
 
     stats: dict
-    harvest: object
+    verdict: object
     data_dir: Path
 
 
@@ -154,4 +155,5 @@ async def crawl_in_process(
     runner = CrawlerRunner(project_settings(**crawl_settings(site, data_dir, **settings)))
     crawler = runner.create_crawler(TramitesSpider)
     await runner.crawl(crawler, **(arguments or {}))
-    return InProcessCrawl(crawler.stats.get_stats(), crawler.spider.harvest, data_dir)
+    verdict = crawler.get_extension(CrawlState).verdict
+    return InProcessCrawl(crawler.stats.get_stats(), verdict, data_dir)

@@ -8,7 +8,7 @@ import pytest
 from lapaz.layer.guard import layer_problem
 from lapaz.permits.drift import PageDriftGuard, drift_line
 from lapaz.permits.page import page_fields, parse_permit_page
-from lapaz.records.schema import ERROR_NO_SECTIONS, TRAMITE_PROPERTIES
+from lapaz.records.schema import TRAMITE_PROPERTIES, PageOutcome
 from tests.crawl import run_crawl
 from tools.replica import ReplicaConfig, ReplicaServer
 from tools.replica.pages import LAYOUT_DIVS, render_permit_page
@@ -69,7 +69,7 @@ def test_the_stop_line_says_what_was_found_and_where_the_sample_is():
 
 def test_a_page_in_the_new_layout_has_no_sections_and_shows_its_headings(replica_feature):
     page = parse_permit_page(render_permit_page(replica_feature, layout=LAYOUT_DIVS))
-    assert page_fields(page)["error"] == ERROR_NO_SECTIONS
+    assert page_fields(page)["error"] == PageOutcome.NO_SECTIONS
     assert len(page.headings) == 1
     assert page.headings[0].startswith("Permiso de Construcción — Trámite N°")
     known = parse_permit_page(render_permit_page(replica_feature))
@@ -144,7 +144,7 @@ def check_stopped(result, asked):
     assert str(samples[0]) in stop_lines[0]
     assert "Permiso de Construcción — Trámite N°" in stop_lines[0]
     page = parse_permit_page(samples[0].read_bytes())
-    assert page_fields(page)["error"] == ERROR_NO_SECTIONS, "the sample is such a page"
+    assert page_fields(page)["error"] == PageOutcome.NO_SECTIONS, "the sample is such a page"
     errors = Counter(record["error"] for record in result.detalles)
     assert errors["no_solicitada"] > 0
     for record in result.detalles:
@@ -183,9 +183,10 @@ def test_a_few_pages_in_a_new_layout_are_told_by_a_monitor(tmp_path):
     assert "page layout seems to have changed" not in result.log
     assert sum(asked.values()) <= 1.1 * len(asked)
     assert result.returncode == 1
-    assert "MONITOR FAILED: Permit pages/shares of outcomes:" in result.log
-    assert "permit pages without data" in result.log
-    assert "finish reason: finished (A MONITOR FAILED" in result.log
+    assert "MONITOR FAILED: Verdict/the run succeeded: The harvest's checks failed:" in result.log
+    assert "permit pages asked without data" in result.log
+    assert "finish reason: finished (THE HARVEST'S CHECKS FAILED" in result.log
+    assert result.log.strip().splitlines()[-1].startswith("error: The harvest's checks failed")
 
 
 def test_retries_held_back_go_once_a_full_window_gives_no_reason_to_stop():

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+import pytest_twisted
 
 from lapaz.records.diff import changes, needs_new_page, normalised, record_fingerprint
 from lapaz.records.pick import keep_replaced_pages
@@ -16,6 +17,7 @@ from lapaz.storage.history import (
     snapshots,
 )
 from lapaz.storage.jsonl import read_jsonl
+from lapaz.storage.previous import LayerRecord
 from lapaz.storage.store import DataStore
 
 MONDAY = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
@@ -198,12 +200,16 @@ def test_a_replaced_page_keeps_one_record_per_permit():
 
 def harvest_with_store(data_dir, records, complete=True, keeps_history=True):
     store = DataStore(data_dir)
-    store.keeps_history = keeps_history
-    store.open(full_refresh=False)
+    previous = store.open(full_refresh=False)
     for record in records:
         store.write("tramites", record)
-    store.close(harvest_complete=complete)
-    return store
+    if complete:
+        layer = LayerRecord(len(records), {}) if keeps_history else None
+        store.commit(set(), [], layer)
+    else:
+        store.keep_incomplete()
+    store.release()
+    return previous
 
 
 def test_the_store_keeps_complete_harvests_of_the_whole_layer_only(tmp_path):
@@ -214,15 +220,18 @@ def test_the_store_keeps_complete_harvests_of_the_whole_layer_only(tmp_path):
     assert len(snapshots(tmp_path)) == 1, "incomplete or partial harvests are not kept"
     assert not (tmp_path / CHANGES_FILE).exists()
 
-    store = harvest_with_store(tmp_path, [tramite(1, resultado="APROBADO"), tramite(2)])
+    previous = harvest_with_store(tmp_path, [tramite(1, resultado="APROBADO"), tramite(2)])
     # The store opened on the last complete harvest: the one with permit 1 alone.
-    assert set(store.previous_fingerprints) == {1}
+    assert set(previous.fingerprints) == {1}
     assert [line["campo"] for line in read_jsonl(tmp_path / CHANGES_FILE).records] == ["resultado"]
 
 
 @pytest.mark.parametrize(
-    ("arguments", "keeps"),
+    ("arguments", "whole"),
     [({}, True), ({"limite": "10"}, False), ({"desde": "2024-01-01"}, False)],
 )
-def test_a_harvest_that_leaves_features_out_is_no_snapshot(project_spider, arguments, keeps):
-    assert project_spider(arguments).harvest.store.keeps_history is keeps
+@pytest_twisted.ensureDeferred
+async def test_a_harvest_that_leaves_features_out_is_no_snapshot(project_spider, arguments, whole):
+    spider = project_spider(arguments)
+    await anext(spider.start())
+    assert spider.state.whole_layer is whole

@@ -55,7 +55,7 @@ async def test_a_page_refused_under_the_utc_year_is_asked_under_la_pazs(tmp_path
         result = await crawl_in_process(replica, tmp_path / "data")
         asked = replica.stats.snapshot()["page_requests"]
         changed = [f for f in replica.features if f["properties"]["idPCTramite"] in ids]
-    assert result.harvest.succeeded, result.harvest.verdict(result.stats["finish_reason"])
+    assert result.verdict.succeeded, result.verdict.line
     records = {r["id_pc_tramite"]: r for r in result.detalles if r["id_pc_tramite"] in ids}
     assert {r["error"] for r in records.values()} == {None}, "every page answered"
     utc_ids = {page_identifier(f) for f in changed}

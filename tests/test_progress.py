@@ -6,6 +6,8 @@ import pytest
 import pytest_twisted
 from scrapy import Spider, signals
 from scrapy.exceptions import NotConfigured
+from scrapy.extension import ExtensionManager
+from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
@@ -21,9 +23,10 @@ from lapaz.crawl.extensions.progress import (
     progress_of,
     time_left,
 )
-from lapaz.crawl.state import Harvest
+from lapaz.crawl.state import CrawlState
 from lapaz.layer.paging import LayerPaging
-from lapaz.storage.store import DataStore
+from lapaz.records.schema import PageOutcome
+from tests.crawl import project_settings
 
 
 class DummySpider(Spider):
@@ -35,13 +38,14 @@ SPIDER = DummySpider()
 
 @pytest.fixture
 def make_crawler(tmp_path):
-    """A crawler whose spider has the crawl's state, as the tramites spider has."""
+    """A crawler with the crawl's state (its only extension), as a crawl has."""
 
     def make(limit=None, **settings):
-        crawler = get_crawler(DummySpider, settings)
+        only_the_state = {"EXTENSIONS_BASE": {}, "EXTENSIONS": {CrawlState: 0}}
+        crawler = get_crawler(DummySpider, project_settings(**only_the_state, **settings))
         crawler.spider = SPIDER
-        crawler.spider.harvest = Harvest(DataStore(tmp_path), crawler)
-        crawler.spider.paging = LayerPaging(5000, limit)
+        crawler.extensions = build_from_crawler(ExtensionManager, crawler)
+        crawler.paging = LayerPaging(5000, limit)
         crawler.stats.open_spider()
         return crawler
 
@@ -57,14 +61,14 @@ def send(crawler, signal, **arguments) -> None:
 
 def run_crawl_steps(crawler, features: int, matched: int, planned: int, done: int) -> None:
     """What a crawl does to its state: features arrive, pages get planned and done."""
-    harvest = crawler.spider.harvest
-    harvest.note_number_matched(matched, crawler.spider.paging.expected(matched))
+    state = crawler.get_extension(CrawlState)
+    state.note_number_matched(matched, crawler.paging.expected(matched))
     for number in range(features):
-        harvest.receive_feature(number)
+        state.receive_feature(number, {})
         send(crawler, signals.item_scraped, item={}, response=None)
-    harvest.count(statkeys.PAGES_PLANNED, planned)
+    state.count(statkeys.PAGES_PLANNED, planned)
     for _ in range(done):
-        harvest.count(statkeys.PAGES_OUTCOME_PREFIX + "ok")
+        state.note_page({"error": None})
         send(crawler, signals.item_scraped, item={}, response=None)
 
 
@@ -138,8 +142,8 @@ def test_the_mode_follows_whether_stderr_is_a_terminal(make_crawler, monkeypatch
 def test_counts_features_and_pages_from_the_crawls_state(make_crawler):
     crawler = make_crawler()
     run_crawl_steps(crawler, features=3, matched=7, planned=4, done=1)
-    crawler.spider.harvest.count(statkeys.PAGES_OUTCOME_PREFIX + "failed")
-    snapshot = progress_of(crawler.spider.harvest)
+    crawler.get_extension(CrawlState).count(statkeys.outcome_key(PageOutcome.FAILED))
+    snapshot = progress_of(crawler.get_extension(CrawlState))
     assert (snapshot.features_done, snapshot.features_total) == (3, 7)
     assert (snapshot.pages_done, snapshot.pages_total) == (2, 4)
 
@@ -147,7 +151,7 @@ def test_counts_features_and_pages_from_the_crawls_state(make_crawler):
 def test_the_limit_caps_the_features_total(make_crawler):
     crawler = make_crawler(limit=100)
     run_crawl_steps(crawler, features=1, matched=13907, planned=0, done=0)
-    assert progress_of(crawler.spider.harvest).features_total == 100
+    assert progress_of(crawler.get_extension(CrawlState)).features_total == 100
 
 
 # -- Log mode --------------------------------------------------------------------------
@@ -202,7 +206,7 @@ def test_terminal_mode_bars_get_totals_and_counts(make_crawler):
     assert (bars["features"].n, bars["features"].total) == (6, 8)
     assert (bars["pages"].n, bars["pages"].total) == (2, 5)
     # The last features may be left out by the filters: no item, yet the bar catches up.
-    crawler.spider.harvest.receive_feature("last")
+    crawler.get_extension(CrawlState).receive_feature("last", {})
     send(crawler, signals.spider_closed, reason="finished")
     assert bars["features"].n == 7
     assert bars["features"].disable  # closed

@@ -9,7 +9,8 @@ import pytest
 from warcio.warcwriter import WARCWriter
 
 from lapaz.crawl.archive import ARCHIVE_DIR, write_exchange
-from lapaz.storage.store import DETALLES_FILE, LOCK_FILE
+from lapaz.storage.files import LOCK_FILE
+from lapaz.storage.store import DETALLES_FILE
 from postprocess import reparse
 from tests.crawl import run_crawl
 from tests.test_reliability import FAST_RETRIES

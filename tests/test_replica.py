@@ -1,4 +1,4 @@
-"""The replica behaves like the La Paz site as SITE.md describes it, faults included."""
+"""The replica behaves like the La Paz site as docs/SITE.md describes it, faults included."""
 
 import http.client
 import json

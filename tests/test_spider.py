@@ -1,4 +1,4 @@
-"""The spider's callbacks, called directly with saved responses."""
+"""The spider's callbacks: a saved response in, requests and records out (table-driven)."""
 
 from urllib.parse import parse_qs, urlsplit
 
@@ -6,33 +6,25 @@ import orjson
 import pytest
 from scrapy import Request
 from scrapy.http import HtmlResponse, TextResponse
+from twisted.python.failure import Failure
 
+from lapaz.crawl.exceptions import PagesStopped
 from lapaz.items import DetalleItem, TramiteItem
 from lapaz.layer.paging import PageRequest
+from lapaz.records.schema import PageOutcome
 from tests.test_pages import saved
 
 SETTINGS = {
     "LAPAZ_WFS_URL": "http://wfs.test/ows",
     "LAPAZ_DETALLE_URL": "http://pages.test/pc/",
 }
-
-
-class EngineStandIn:
-    """What the spider asks of the engine: take requests."""
-
-    def __init__(self):
-        self.crawled = []
-
-    def crawl(self, request):
-        self.crawled.append(request)
+PERMIT = {"id_pc_tramite": 1, "identificador": "X", "url": "http://pages.test/pc/?X"}
 
 
 @pytest.fixture
 def make_spider(project_spider):
     def make(**arguments):
-        spider = project_spider(arguments, **SETTINGS)
-        spider.crawler.engine = EngineStandIn()
-        return spider
+        return project_spider(arguments, **SETTINGS)
 
     return make
 
@@ -60,41 +52,69 @@ def wfs_response(spider, page, features, **totals):
     return TextResponse(request.url, body=body, request=request)
 
 
+def parse_wfs(spider, response) -> list:
+    return list(spider.parse_wfs_page(response, **response.request.cb_kwargs))
+
+
 def query(request):
     return {key: values[0] for key, values in parse_qs(urlsplit(request.url).query).items()}
 
 
-def test_first_page_plans_the_rest_with_order_and_filter(make_spider):
+def of_kind(outputs, kind) -> list:
+    return [output for output in outputs if isinstance(output, kind)]
+
+
+def test_first_page_plans_the_rest_then_each_record_and_its_page(make_spider):
     spider = make_spider(macrodistrito="sur")
-    page = PageRequest(0, 2)
-    response = wfs_response(spider, page, [feature(1), feature(2)], numberMatched=5)
-    output = list(spider.parse_wfs_page(response, **response.request.cb_kwargs))
-    pages = [o for o in output if isinstance(o, Request)]
-    assert [(query(r)["startIndex"], query(r)["count"]) for r in pages] == [("2", "2"), ("4", "1")]
-    assert {query(r)["sortBy"] for r in pages} == {"idPCTramite"}
-    assert {query(r)["CQL_FILTER"] for r in pages} == {"macroDistrito = 'V - SUR'"}
-    assert sum(isinstance(o, TramiteItem) for o in output) == 2
-    # permits wait for their page as small records, handed over when the scheduler is dry
-    assert len(spider.pending_pages) == 2
-    assert spider.hand_pages() == 2
-    detail = spider.crawler.engine.crawled
-    assert [urlsplit(r.url).netloc for r in detail] == ["pages.test", "pages.test"]
-    assert detail[0].cb_kwargs["permit"]["identificador"] in detail[0].url
+    response = wfs_response(spider, PageRequest(0, 2), [feature(1), feature(2)], numberMatched=5)
+    output = parse_wfs(spider, response)
+    wfs = [r for r in of_kind(output, Request) if urlsplit(r.url).netloc == "wfs.test"]
+    assert [(query(r)["startIndex"], query(r)["count"]) for r in wfs] == [("2", "2"), ("4", "1")]
+    assert {query(r)["sortBy"] for r in wfs} == {"idPCTramite"}
+    assert {query(r)["CQL_FILTER"] for r in wfs} == {"macroDistrito = 'V - SUR'"}
+    # Each feature's record, then its page request, straight to the scheduler.
+    kinds = [type(o).__name__ for o in output[len(wfs) :]]
+    assert kinds == ["TramiteItem", "Request", "TramiteItem", "Request"]
+    pages = [r for r in of_kind(output, Request) if r not in wfs]
+    assert {r.priority for r in pages} == {0}
+    assert {r.priority for r in wfs} == {10}
+    assert pages[0].cb_kwargs["permit"]["identificador"] in pages[0].url
+    assert pages[0].errback == spider.detalle_failed, "every page asked leaves a record"
+
+
+@pytest.mark.parametrize(
+    ("properties", "resultado", "outputs", "error"),
+    [
+        ({}, "APROBADO", ["TramiteItem", "Request"], None),
+        ({}, "OBSERVADO", ["TramiteItem"], None),
+        (
+            {"codigoCatastral": None},
+            "APROBADO",
+            ["TramiteItem", "DetalleItem"],
+            "sin_codigo_catastral",
+        ),
+        ({"fechaRegistro": None}, "APROBADO", ["TramiteItem", "DetalleItem"], "sin_fecha_registro"),
+        ({"NumeroTramite": None}, "APROBADO", ["TramiteItem", "DetalleItem"], "sin_numero_tramite"),
+    ],
+)
+def test_a_feature_gives_its_record_then_its_page_request_or_why_not(
+    make_spider, properties, resultado, outputs, error
+):
+    spider = make_spider()
+    one = feature(7, resultado=resultado, **properties)
+    output = parse_wfs(spider, wfs_response(spider, PageRequest(0, 10), [one], numberMatched=1))
+    assert [type(o).__name__ for o in output] == outputs
+    if error:
+        assert output[-1]["error"] == error
 
 
 def test_paging_without_a_total_stops_when_the_server_repeats_itself(make_spider):
-    spider = make_spider()
+    spider = make_spider(resultado="NINGUNO")
     first = wfs_response(spider, PageRequest(0, 2), [feature(1), feature(2)])
-    (next_page,) = [
-        o for o in spider.parse_wfs_page(first, **first.request.cb_kwargs) if isinstance(o, Request)
-    ]
+    (next_page,) = of_kind(parse_wfs(spider, first), Request)
     assert next_page.cb_kwargs["page"] == PageRequest(2, 5000, planned=False)
     repeated = wfs_response(spider, next_page.cb_kwargs["page"], [feature(1), feature(2)])
-    assert not [
-        o
-        for o in spider.parse_wfs_page(repeated, **repeated.request.cb_kwargs)
-        if isinstance(o, Request)
-    ]
+    assert not of_kind(parse_wfs(spider, repeated), Request)
 
 
 def test_features_without_an_id_are_all_counted(make_spider):
@@ -104,53 +124,59 @@ def test_features_without_an_id_are_all_counted(make_spider):
     anonymous = [
         {"type": "Feature", "geometry": None, "properties": {**properties, "resultado": "X"}}
     ] * 3
-    response = wfs_response(spider, PageRequest(0, 10), anonymous, numberMatched=3)
-    list(spider.parse_wfs_page(response, **response.request.cb_kwargs))
-    assert spider.harvest.features_received == 3
+    parse_wfs(spider, wfs_response(spider, PageRequest(0, 10), anonymous, numberMatched=3))
+    assert spider.state.features_received == 3
 
 
 def test_records_are_final_when_the_spider_yields_them(make_spider):
     spider = make_spider()
     response = wfs_response(spider, PageRequest(0, 10), [feature(7)], numberMatched=1)
-    (record,) = [
-        o
-        for o in spider.parse_wfs_page(response, **response.request.cb_kwargs)
-        if isinstance(o, TramiteItem)
-    ]
+    (record,) = of_kind(parse_wfs(spider, response), TramiteItem)
     assert list(record)[:3] == ["id_pc_tramite", "descripcion", "id_tipo_tramite"]
     assert record["codigo_catastral"] == "044104900070000"
     assert (record["latitude"], record["longitude"]) == (-16.5, -68.1)
 
 
+def page_response(name, meta=None):
+    request = Request(PERMIT["url"], cb_kwargs={"permit": PERMIT}, meta=meta or {})
+    return HtmlResponse(PERMIT["url"], body=saved(name), request=request)
+
+
 @pytest.mark.parametrize(
-    ("name", "error", "has_data"),
+    ("name", "meta", "kind", "error"),
     [
-        ("permiso_completo.html", None, True),
-        ("rechazada.html", "rechazada", False),
+        ("permiso_completo.html", {}, DetalleItem, None),
+        ("rechazada.html", {}, DetalleItem, "rechazada"),
+        # A page without sections is asked once more, behind the pages not yet asked...
+        ("sin_secciones.html", {}, Request, None),
+        # ...and recorded as such when it comes so again.
+        ("sin_secciones.html", {"retry_times": 1}, DetalleItem, "sin_secciones"),
     ],
 )
-def test_parse_detalle(make_spider, name, error, has_data):
+def test_a_page_answer_gives_one_record_or_one_retry(make_spider, name, meta, kind, error):
     spider = make_spider()
-    permit = {"id_pc_tramite": 1, "identificador": "X", "url": "http://pages.test/pc/?X"}
-    response = HtmlResponse(permit["url"], body=saved(name), request=Request(permit["url"]))
-    (item,) = spider.parse_detalle(response, permit)
-    assert isinstance(item, DetalleItem)
-    assert item["error"] == error
-    assert any(key.startswith("gral__") for key in item) is has_data
+    output = spider.parse_detalle(page_response(name, meta), PERMIT)
+    assert isinstance(output, kind)
+    if kind is DetalleItem:
+        assert output["error"] == error
+        assert any(key.startswith("gral__") for key in output) is (error is None)
+    else:
+        assert output.meta["retry_times"] == 1
+        assert output.priority < 0
 
 
-def test_a_page_without_sections_is_retried_before_it_is_recorded(make_spider):
+@pytest.mark.parametrize(
+    ("meta", "error", "provenance"),
+    [({}, PageOutcome.NOT_REQUESTED, False), ({"lapaz_drift_retry": True}, "sin_secciones", True)],
+)
+def test_a_page_the_gate_stopped_is_recorded(make_spider, meta, error, provenance):
     spider = make_spider()
-    permit = {"id_pc_tramite": 1, "identificador": "X", "url": "http://pages.test/pc/?X"}
-    request = Request(permit["url"], cb_kwargs={"permit": permit})
-    response = HtmlResponse(permit["url"], body=saved("sin_secciones.html"), request=request)
-    (retry,) = spider.parse_detalle(response, permit)
-    assert isinstance(retry, Request)
-    assert retry.meta["retry_times"] == 1
-    exhausted = request.replace(meta={"retry_times": 99})
-    response = HtmlResponse(permit["url"], body=saved("sin_secciones.html"), request=exhausted)
-    (item,) = spider.parse_detalle(response, permit)
-    assert item["error"] == "sin_secciones"
+    request = Request(PERMIT["url"], cb_kwargs={"permit": PERMIT}, meta=meta)
+    failure = Failure(PagesStopped("the site changed"))
+    failure.request = request
+    record = spider.detalle_failed(failure)
+    assert record["error"] == error
+    assert (record["fecha_consulta"] is not None) is provenance
 
 
 def test_the_count_first_then_every_page_at_once(make_spider):
@@ -159,12 +185,12 @@ def test_the_count_first_then_every_page_at_once(make_spider):
     assert query(request)["resultType"] == "hits"
     assert request.meta["dont_retry"], "the count is asked once"
     body = b'<wfs:FeatureCollection numberMatched="13907" numberReturned="0"/>'
-    output = list(spider.parse_count(TextResponse(request.url, body=body, request=request)))
+    output = spider.parse_count(TextResponse(request.url, body=body, request=request))
     starts = [(query(r)["startIndex"], query(r)["count"]) for r in output]
     assert starts == [("0", "5000"), ("5000", "5000"), ("10000", "2000")]
     assert {r.cb_kwargs["page"].planned for r in output} == {True}
-    assert spider.harvest.number_matched == 13907
-    assert spider.harvest.expected == 12000
+    assert spider.state.number_matched == 13907
+    assert spider.state.expected == 12000
 
 
 @pytest.mark.parametrize(
@@ -181,16 +207,3 @@ def test_no_count_means_paging_from_the_first_page(make_spider, status, body):
     response = TextResponse(request.url, status=status, body=body, request=request)
     (first,) = spider.parse_count(response)
     assert first.cb_kwargs["page"] == PageRequest(0, 5000, planned=False)
-
-
-def test_pages_are_handed_a_batch_at_a_time(make_spider):
-    spider = make_spider()
-    response = wfs_response(
-        spider, PageRequest(0, 100), [feature(n) for n in range(1, 101)], numberMatched=100
-    )
-    list(spider.parse_wfs_page(response, **response.request.cb_kwargs))
-    assert len(spider.pending_pages) == 100
-    assert spider.crawler.stats.get_value("lapaz/detalles/planned") == 100
-    batch = spider.crawler.settings.getint("CONCURRENT_REQUESTS")
-    assert spider.hand_pages() == batch
-    assert len(spider.pending_pages) == 100 - batch

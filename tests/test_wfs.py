@@ -4,7 +4,14 @@ import orjson
 import pytest
 
 from lapaz.layer.paging import PageRequest
-from lapaz.layer.wfs import WfsError, WfsQuery, parse_feature_page, parse_hits, point_lat_lon
+from lapaz.layer.wfs import (
+    WfsError,
+    WfsQuery,
+    WfsRejected,
+    parse_feature_page,
+    parse_hits,
+    point_lat_lon,
+)
 
 
 def collection(count: int, **totals) -> bytes:
@@ -159,7 +166,7 @@ def test_only_a_wrong_request_counts_as_rejected(code, rejected):
     ).encode()
     with pytest.raises(WfsError, match=f"{code}: Illegal property name: idPCTramite") as error:
         parse_feature_page(body)
-    assert error.value.rejected is rejected
+    assert isinstance(error.value, WfsRejected) is rejected
 
 
 def test_a_byte_order_mark_is_no_error():

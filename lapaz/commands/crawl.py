@@ -1,4 +1,4 @@
-"""`scrapy crawl` that exits non-zero when the crawl did not finish its work.
+"""`scrapy crawl` whose exit status is the crawl's verdict (lapaz.crawl.state).
 
 Scrapy's own command exits 0 even when the spider closed early or the harvest fell short;
 cron, CI and Scrapyd need the exit status to tell. A crawl that cannot start (a bad
@@ -12,8 +12,7 @@ from scrapy.exceptions import UsageError
 from scrapy.utils.defer import deferred_from_coro
 
 from lapaz.commands import console
-
-FINISHED = "finished"
+from lapaz.crawl.state import CrawlState
 
 
 class Command(ScrapyCrawlCommand):
@@ -44,15 +43,20 @@ class Command(ScrapyCrawlCommand):
 
         for error in startup_errors:
             print(f"error: {error}", file=sys.stderr)
-        harvest = getattr(crawler.spider, "harvest", None)
-        if startup_errors or self.crawler_process.bootstrap_failed or harvest is None:
+        verdict = _verdict(crawler)
+        if startup_errors or self.crawler_process.bootstrap_failed or verdict is None:
             self.exitcode = 1
             return
-        reason = crawler.stats.get_value("finish_reason")
-        if reason != FINISHED or not harvest.succeeded:
-            self.exitcode = 1
+        self.exitcode = verdict.exit_code
+        if verdict.line is not None:
             # The last line on the screen, after the log: why the run failed.
-            print(
-                f"error: {harvest.verdict(reason) or f'the crawl ended early ({reason})'}",
-                file=sys.stderr,
-            )
+            print(f"error: {verdict.line}", file=sys.stderr)
+
+
+def _verdict(crawler):
+    """The crawl's verdict; None for a crawl that never started."""
+    try:
+        state = crawler.get_extension(CrawlState)
+    except RuntimeError:  # the crawl failed before its extensions were built
+        return None
+    return state.verdict if state is not None else None

@@ -25,12 +25,12 @@ from warcio.warcwriter import WARCWriter
 from lapaz.crawl import statkeys
 from lapaz.i18n import _
 from lapaz.records.schema import PROVENANCE_FIELDS
+from lapaz.storage.files import ARCHIVE_DIR, ARCHIVE_SUFFIX
 
 logger = logging.getLogger(__name__)
 
-ARCHIVE_DIR = "archivo"
 FILE_PREFIX = "lapaz-"
-FILE_SUFFIX = ".warc.gz"
+FILE_SUFFIX = ARCHIVE_SUFFIX
 # request.meta key of {"fecha_consulta", "warc_archivo", "warc_registro"} of the latest answer.
 META_KEY = "lapaz_archivo"
 # Twisted has already undone the chunking of the body: a reader told the body is chunked

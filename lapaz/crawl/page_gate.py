@@ -1,17 +1,20 @@
 """The page gate: once the crawl stops asking for permit pages, queued ones go no further."""
 
 from scrapy import Request
-from scrapy.exceptions import IgnoreRequest
 
-# Why a page request was dropped before it went out (see StoppedPagesMiddleware).
-PAGES_STOPPED = "the crawl stopped asking for permit pages"
+from lapaz.crawl.exceptions import PagesStopped
+from lapaz.crawl.state import CrawlState
+
+# request.meta key set on a page asked again for want of its sections (lapaz.spiders).
+DRIFT_RETRY_META = "lapaz_drift_retry"
 
 
 class StoppedPagesMiddleware:
-    """Once the crawl stops asking for permit pages (lapaz.crawl.state's `pages_stopped`), the
-    page requests already handed to Scrapy but never sent are dropped here, before any
-    other middleware: the spider records them as not requested. A retry goes on: its page
-    was asked, and its record says how that went."""
+    """Once the crawl stops asking for permit pages (CrawlState.pages_stopped), a page
+    request not yet sent is dropped here, before any other middleware, and its errback
+    records it (`no_solicitada`; `sin_secciones` for a page asked again for want of its
+    sections). A retry of a failed answer goes on: its page was asked, and its record says
+    how that went."""
 
     def __init__(self, crawler):
         self.crawler = crawler
@@ -21,8 +24,8 @@ class StoppedPagesMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> None:
-        harvest = getattr(self.crawler.spider, "harvest", None)
-        stopped = harvest is not None and harvest.pages_stopped is not None
-        first_try = not request.meta.get("retry_times")
-        if stopped and first_try and "permit" in request.cb_kwargs:
-            raise IgnoreRequest(PAGES_STOPPED)
+        state = self.crawler.get_extension(CrawlState)
+        if state is None or state.pages_stopped is None or "permit" not in request.cb_kwargs:
+            return
+        if not request.meta.get("retry_times") or request.meta.get(DRIFT_RETRY_META):
+            raise PagesStopped(state.pages_stopped)

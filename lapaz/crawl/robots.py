@@ -1,9 +1,9 @@
 """Scrapy's robots.txt middleware, saying which rule forbids a request, in one line.
 
 The crawl obeys robots.txt. When the site's forbids what the crawl needs, the spider stops
-asking and says so once; for that it needs the rule, which Scrapy's middleware does not
-tell. Errors fetching robots.txt are logged in one line, without a traceback: when the
-host cannot be reached the spider says so in words a person reads.
+asking and says so once: the ForbiddenByRobots raised here names the rule, which Scrapy's
+middleware does not tell. Errors fetching robots.txt are logged in one line, without a
+traceback: when the host cannot be reached the spider says so in words a person reads.
 """
 
 import logging
@@ -12,9 +12,8 @@ from urllib.parse import urlsplit
 from scrapy.downloadermiddlewares import robotstxt
 from scrapy.exceptions import IgnoreRequest
 
+from lapaz.crawl.exceptions import ForbiddenByRobots
 from lapaz.crawl.messages import UNREACHABLE
-
-FORBIDDEN = "Forbidden by robots.txt"
 
 
 def forbidding_rule(robots_txt: str, path: str) -> str | None:
@@ -32,17 +31,6 @@ def forbidding_rule(robots_txt: str, path: str) -> str | None:
         if path.startswith(rule.rstrip("*$")) and (best is None or len(rule) > len(best)):
             best = rule
     return f"Disallow: {best}" if best else None
-
-
-def forbidden_message(what: str, error: BaseException) -> str | None:
-    """One line for a person when robots.txt forbade a request; None for anything else."""
-    if not isinstance(error, IgnoreRequest) or not str(error).startswith(FORBIDDEN):
-        return None
-    detail = str(error).removeprefix(FORBIDDEN).lstrip(": ")
-    return (
-        f"{detail or 'robots.txt'} forbids {what} to crawlers. The crawl obeys it;"
-        " -s ROBOTSTXT_OBEY=False is only for those who have the municipality's leave"
-    )
 
 
 class _OneLineErrors(logging.Filter):
@@ -74,4 +62,4 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
             url = urlsplit(request.url)
             rule = forbidding_rule(self.texts.get(url.netloc, ""), url.path or "/")
             where = f"{url.scheme}://{url.netloc}/robots.txt"
-            raise IgnoreRequest(f"{FORBIDDEN}: {rule or 'a rule'} of {where}") from None
+            raise ForbiddenByRobots(f"{rule or 'A rule'} of {where}") from None

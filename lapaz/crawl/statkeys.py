@@ -1,8 +1,11 @@
 """The names of the crawl's figures in Scrapy's stats, each written once.
 
-The crawl's state lives in `lapaz.crawl.state.Harvest`; these keys are where its counts show
-in the stats dump, Scrapyd's job stats and the periodic progress line.
+The crawl's state lives in `lapaz.crawl.state.CrawlState`; these keys are where its counts
+show in the stats dump, Scrapyd's job stats and the periodic progress line. The pages'
+outcomes are named by the PageOutcome enum.
 """
+
+from lapaz.records.schema import PageOutcome
 
 WFS_NUMBER_MATCHED = "lapaz/wfs/number_matched"
 WFS_PAGES = "lapaz/wfs/pages"
@@ -12,32 +15,23 @@ WFS_DUPLICATE_FEATURES = "lapaz/wfs/duplicate_features"
 WFS_FILTERED_OUT = "lapaz/wfs/features_filtered_out"
 WFS_LAT_LON_ORDER = "lapaz/wfs/features_in_lat_lon_order"
 WFS_PASSES = "lapaz/wfs/passes"
-
 PAGES_PLANNED = "lapaz/detalles/planned"
 PAGES_SKIPPED_DONE = "lapaz/detalles/skipped_done"
 # Pages asked again because their permit's record changed since the last harvest.
 PAGES_REFRESHED = "lapaz/detalles/refreshed"
-PAGES_NOT_REQUESTABLE = "lapaz/detalles/not_requestable"
 # Refused under the UTC year near New Year, asked under La Paz's year; and answered so.
 PAGES_LA_PAZ_YEAR_ASKED = "lapaz/detalles/la_paz_year_asked"
 PAGES_LA_PAZ_YEAR_ANSWERED = "lapaz/detalles/la_paz_year_answered"
-# lapaz/detalles/<outcome>: ok, rechazada, sin_secciones, failed
-PAGES_OUTCOME_PREFIX = "lapaz/detalles/"
-# lapaz/detalles/keys/<key>: pages with data that have this key (LAPAZ_MONITOR_PAGE_KEYS)
-PAGES_KEY_PREFIX = "lapaz/detalles/keys/"
 # Pages without sections asked once more (at most once each, see lapaz.permits.drift).
 PAGES_DRIFT_RETRIES = "lapaz/detalles/retried_without_sections"
-
+# Failed pages that had failed in an earlier run too (lapaz.storage.previous).
+PAGES_PERSISTING = "lapaz/detalles/failed_persisting"
 TRAMITES_NEW = "lapaz/tramites/new"
-# lapaz/<tramites|detalles>/duplicates_dropped
-DUPLICATES_DROPPED = "lapaz/{kind}/duplicates_dropped"
-
 RETRIES_WAITED_SECONDS = "lapaz/retries/waited_seconds"
-HARVEST_COMPLETE = "lapaz/harvest_complete"
 LAYER_CHANGED = "lapaz/wfs/layer_changed"
 MONITORS_FAILED = "lapaz/monitors/failed"
+MONITORS_PASSED = "lapaz/monitors/passed"
 SUMMARY = "lapaz/summary"
-
 # The WARC archive (lapaz.crawl.archive): answers written, and failures to write them.
 ARCHIVE_RESPONSES = "lapaz/archive/responses"
 ARCHIVE_WRITE_ERRORS = "lapaz/archive/write_errors"
@@ -50,3 +44,13 @@ THROTTLE_DECREASES = "lapaz/throttle/decreases"
 THROTTLE_RESTORED = "lapaz/throttle/restored"
 THROTTLE_FAILURES = "lapaz/throttle/failures"
 THROTTLE_USUAL_FAILURE_SHARE = "lapaz/throttle/usual_failure_share"
+
+
+def outcome_key(outcome: PageOutcome) -> str:
+    """`lapaz/detalles/<outcome>`: pages of this run that ended so."""
+    return f"lapaz/detalles/{outcome.value}"
+
+
+def key_coverage_key(key: str) -> str:
+    """`lapaz/detalles/keys/<key>`: pages with data that have this key."""
+    return f"lapaz/detalles/keys/{key}"

@@ -55,3 +55,30 @@ def layer_problem(features: Iterable[Mapping]) -> str | None:
         f"The WFS layer's properties seem to have changed: {what}. The layer now has: {now}."
         " The crawl stops; tramites.jsonl keeps the last complete harvest."
     )
+
+
+# JSON type of a property's value, as the layer's fingerprint names it.
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
+
+
+def note_property_types(properties: Mapping[str, object], types: dict[str, set[str]]) -> None:
+    """Add a feature's property names, and the JSON types of their non-null values."""
+    for name, value in properties.items():
+        seen = types.setdefault(name, set())
+        if value is not None:
+            seen.add(_JSON_TYPES.get(type(value), "object"))
+
+
+def fingerprint_changes(
+    before: Mapping[str, Iterable[str]], now: Mapping[str, Iterable[str]]
+) -> list[str]:
+    """What changed in the layer's properties, in words: names gone or added, and values
+    of a type never seen before (a property always null on one side says nothing)."""
+    gone = sorted(before.keys() - now.keys(), key=str.lower)
+    added = sorted(now.keys() - before.keys(), key=str.lower)
+    changes = [f"{name} is gone" for name in gone] + [f"{name} is new" for name in added]
+    for name in sorted(before.keys() & now.keys(), key=str.lower):
+        old, new = set(before[name]), set(now[name])
+        if old and new and old.isdisjoint(new):
+            changes.append(f"{name} was {'/'.join(sorted(old))}, now {'/'.join(sorted(new))}")
+    return changes

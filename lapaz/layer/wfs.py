@@ -43,15 +43,17 @@ def ogc_exception(body: bytes) -> tuple[str, str]:
 
 
 class WfsError(Exception):
-    """The server answered something that is not a page of features.
+    """The server answered something that is not a page of features."""
 
-    `rejected`: the server said the request itself is wrong (an OGC exception), as
-    opposed to an answer that broke on the way (truncated JSON, an HTML error page).
-    """
 
-    def __init__(self, message: str, rejected: bool = False):
-        super().__init__(message)
-        self.rejected = rejected
+class WfsRejected(WfsError):
+    """The server said the request itself is wrong (an OGC exception such as
+    InvalidParameterValue): asking the same again is pointless."""
+
+
+class WfsBroken(WfsError):
+    """An answer that broke on the way (truncated JSON, an HTML error page, a passing
+    NoApplicableCode): worth a retry of the same request."""
 
 
 @dataclass(frozen=True)
@@ -137,20 +139,18 @@ def parse_feature_page(body: bytes) -> FeaturePage:
     if head.startswith(b"<"):
         if b"ExceptionReport" in head or b"ServiceException" in head:
             code, text = ogc_exception(body)
-            raise WfsError(
-                f"the server answered an OGC exception {code}: {text}",
-                rejected=code in REQUEST_REJECTED,
-            )
-        raise WfsError(f"the server answered XML or HTML, not GeoJSON: {_preview(body)}")
+            kind = WfsRejected if code in REQUEST_REJECTED else WfsBroken
+            raise kind(f"the server answered an OGC exception {code}: {text}")
+        raise WfsBroken(f"the server answered XML or HTML, not GeoJSON: {_preview(body)}")
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise WfsError(f"invalid JSON ({error}): {_preview(body)}") from error
+        raise WfsBroken(f"invalid JSON ({error}): {_preview(body)}") from error
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-        raise WfsError(f"not a GeoJSON FeatureCollection: {_preview(body)}")
+        raise WfsBroken(f"not a GeoJSON FeatureCollection: {_preview(body)}")
     features = document.get("features")
     if not isinstance(features, list):
-        raise WfsError("the FeatureCollection has no list of features")
+        raise WfsBroken("the FeatureCollection has no list of features")
     # GeoServer gives numberMatched, or "unknown" with totalFeatures; others may give neither.
     matched = _as_count(document.get("numberMatched"))
     if matched is None:

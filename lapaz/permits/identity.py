@@ -5,6 +5,7 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lapaz.records.schema import PageOutcome
 from lapaz.records.values import as_int, la_paz_year, registration_year
 
 
@@ -31,6 +32,41 @@ class Permit:
     resultado: str | None
     # The registration year in La Paz's time, where it is not the UTC year `anio`.
     anio_la_paz: int | None = None
+
+    def missing_part(self) -> PageOutcome | None:
+        """What the page's address lacks, as the record's outcome; None if nothing."""
+        if self.codigo_catastral is None:
+            return PageOutcome.NO_CODIGO
+        if self.anio is None:
+            return PageOutcome.NO_FECHA
+        if self.numero_tramite is None:
+            return PageOutcome.NO_NUMERO
+        return None
+
+    @property
+    def identificador(self) -> str | None:
+        """The page's identifier (under the UTC year), None without an address."""
+        if self.missing_part() is not None:
+            return None
+        return permit_identifier(self.codigo_catastral, self.numero_tramite, self.anio)
+
+    @property
+    def la_paz_identificador(self) -> str | None:
+        """The identifier under La Paz's year, where it differs."""
+        if self.anio_la_paz is None or self.missing_part() is not None:
+            return None
+        return permit_identifier(self.codigo_catastral, self.numero_tramite, self.anio_la_paz)
+
+    @classmethod
+    def with_year(cls, page_fields: Mapping[str, object], anio: int) -> "Permit":
+        """The permit of a page record's fields, under another year."""
+        return cls(
+            page_fields["id_pc_tramite"],
+            page_fields["codigo_catastral"],
+            page_fields["numero_tramite"],
+            anio,
+            None,
+        )
 
 
 def permit_of(record: Mapping[str, object]) -> Permit:

@@ -1,15 +1,19 @@
-"""Parsing a permit page: its three sections as rows of cell texts.
+"""A permit page's record: the page parsed into its three sections, and the one builder of
+the `detalles` record, shared by the crawl and by re-parsing the archive
+(`postprocess.reparse`): the same answer makes the same record.
 
-lxml rather than BeautifulSoup: the same tree at a fraction of the CPU time per page.
+lxml rather than BeautifulSoup: the same tree at a fraction of the CPU time per page. The
+body is decoded as Scrapy decodes it (w3lib's `html_to_unicode`: BOM, HTTP header, `<meta>`).
 """
 
 from dataclasses import dataclass, field
 
 import lxml.etree
 import lxml.html
+from w3lib.encoding import html_to_unicode
 
 from lapaz.records.keys import plain_text, row_key, single_spaces
-from lapaz.records.schema import ERROR_NO_SECTIONS, ERROR_REFUSED, SECTIONS
+from lapaz.records.schema import SECTIONS, PageOutcome
 
 REFUSAL_TEXT = "No fue posible procesar la solicitud"
 HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -121,7 +125,61 @@ def page_fields(page: PermitPage) -> dict[str, str | None]:
     tables, else no error and the rows as prefixed keys.
     """
     if page.refused:
-        return {"error": ERROR_REFUSED}
+        return {"error": PageOutcome.REFUSED.error}
     if not page.sections:
-        return {"error": ERROR_NO_SECTIONS}
+        return {"error": PageOutcome.NO_SECTIONS.error}
     return {"error": None, **flatten_sections(page.sections)}
+
+
+@dataclass(frozen=True)
+class PageAnswer:
+    """What an HTTP answer to a page request says: the record's `error` and page keys,
+    and the page's headings (what a changed layout shows)."""
+
+    fields: dict[str, str | None]
+    headings: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> PageOutcome:
+        return PageOutcome.of_error(self.fields["error"])
+
+
+def read_answer(status: int, body: bytes, content_type: bytes | str | None = None) -> PageAnswer:
+    """The page answer of an HTTP status and body (`content_type`: the header, if any).
+
+    Any status but 2xx is an HTTP error (after its retries); a page nobody foresaw still
+    leaves its record, with why.
+    """
+    if not 200 <= status < 300:
+        return PageAnswer({"error": f"http_{status}"})
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("latin-1")
+    try:
+        _, text = html_to_unicode(content_type, body)
+        page = parse_permit_page(text)
+        return PageAnswer(page_fields(page), page.headings)
+    except Exception as error:
+        return PageAnswer({"error": f"{type(error).__name__}: {error}"})
+
+
+def permit_fields(
+    id_pc_tramite, codigo_catastral, numero_tramite, anio, identificador, url
+) -> dict[str, object]:
+    """The fields that say which permit's page a record is (DETALLE_FIELDS up to `error`)."""
+    return {
+        "id_pc_tramite": id_pc_tramite,
+        "codigo_catastral": codigo_catastral,
+        "numero_tramite": numero_tramite,
+        "anio": anio,
+        "identificador": identificador,
+        "url": url,
+    }
+
+
+def page_record(permit: dict, fields: dict, origin: dict) -> dict:
+    """A page's one record: the permit, `error`, where it came from, the page keys.
+
+    permit: `permit_fields(...)`; fields: `error` and page keys (`PageAnswer.fields`);
+    origin: the provenance of the answer (PROVENANCE_FIELDS, all None if none came).
+    """
+    return {**permit, "error": fields["error"], **origin, **fields}

@@ -1,11 +1,24 @@
 """Which of a permit's page records stands: a finished page over a failed one, one per page."""
 
-from lapaz.records.schema import ERROR_REFUSED
+from lapaz.records.schema import PageOutcome
 
 
 def page_is_done(record: dict) -> bool:
     """A page that answered (with data or with the site's refusal) is not asked again."""
-    return bool(record.get("identificador")) and record.get("error") in (None, ERROR_REFUSED)
+    return bool(record.get("identificador")) and PageOutcome.of_error(record.get("error")).finished
+
+
+def one_record_per_page(records: list[dict]) -> list[dict]:
+    """One record per page, in file order: its last finished one, else its last (a page
+    that failed again keeps the latest reason). Records that name no page stay."""
+    chosen: dict[object, dict] = {}
+    for record in records:
+        key = record_key("detalles", record)
+        if key is None:
+            continue
+        if page_is_done(record) or not page_is_done(chosen.get(key, {})):
+            chosen[key] = record
+    return [r for r in records if chosen.get(record_key("detalles", r), r) is r]
 
 
 def keep_replaced_pages(records: list[dict], replaced: set) -> list[dict]:

@@ -1,6 +1,7 @@
-"""The records the crawl writes: field names and their order."""
+"""The records the crawl writes: field names and their order, and how a page ended."""
 
 from collections.abc import Iterable
+from enum import StrEnum
 
 # WFS property name (as GeoServer spells it) -> key in tramites.jsonl, in SITE order.
 TRAMITE_PROPERTIES = {
@@ -72,14 +73,51 @@ SECTIONS = {
 }
 SECTION_PREFIXES = list(SECTIONS.values())
 
-# Values of the `error` field of a detalles record.
-ERROR_REFUSED = "rechazada"
-ERROR_NO_SECTIONS = "sin_secciones"
-ERROR_NO_CODIGO = "sin_codigo_catastral"
-ERROR_NO_FECHA = "sin_fecha_registro"
-ERROR_NO_NUMERO = "sin_numero_tramite"
-# The crawl stopped asking for pages before this one (see the run's log for why).
-ERROR_NOT_REQUESTED = "no_solicitada"
+
+class PageOutcome(StrEnum):
+    """How the page of a wanted permit ended in a run: the one vocabulary of the crawl's
+    counts (stats `lapaz/detalles/<outcome>`), its verdict, its summary and its monitors.
+
+    Except OK and FAILED, the value is also the `error` of the page's detalles record; a
+    failed page's `error` says why (`http_500`, `TimeoutError: ...`).
+    """
+
+    OK = "ok"
+    # The site's refusal page ("No fue posible procesar la solicitud").
+    REFUSED = "rechazada"
+    # Answered, but without any of the page's tables.
+    NO_SECTIONS = "sin_secciones"
+    # The crawl stopped asking for pages before this one (see the run's log for why).
+    NOT_REQUESTED = "no_solicitada"
+    FAILED = "failed"
+    # The permit lacks what its page's address is made of; the record says which.
+    NO_CODIGO = "sin_codigo_catastral"
+    NO_FECHA = "sin_fecha_registro"
+    NO_NUMERO = "sin_numero_tramite"
+
+    @classmethod
+    def of_error(cls, error: str | None) -> "PageOutcome":
+        """The outcome a page record's `error` says."""
+        if error is None:
+            return cls.OK
+        try:
+            return cls(error)
+        except ValueError:
+            return cls.FAILED
+
+    @property
+    def finished(self) -> bool:
+        """A page that answered (with data or with the site's refusal): not asked again."""
+        return self in (PageOutcome.OK, PageOutcome.REFUSED)
+
+    @property
+    def error(self) -> str | None:
+        """The `error` of a record with this outcome (FAILED records say why instead)."""
+        return None if self is PageOutcome.OK else self.value
+
+
+# Outcomes of a permit whose page cannot be asked for: its address lacks a part.
+NOT_REQUESTABLE = (PageOutcome.NO_CODIGO, PageOutcome.NO_FECHA, PageOutcome.NO_NUMERO)
 
 
 def order_keys(keys: Iterable[str], leading: Iterable[str]) -> list[str]:

@@ -69,5 +69,10 @@ class CrawlArguments:
             filters=Filters.from_arguments(desde, hasta, macrodistrito),
         )
 
+    @property
+    def only_default_results(self) -> bool:
+        """Only approved permits' pages are wanted (the site refuses the others' pages)."""
+        return self.wanted_results == {DEFAULT_RESULTS}
+
     def wants_page(self, resultado: str | None) -> bool:
         return self.wanted_results is None or resultado in self.wanted_results

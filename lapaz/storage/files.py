@@ -1,13 +1,61 @@
-"""Writing the data folder's files safely: a file is replaced whole, never half written."""
+"""Writing the data folder's files safely: one lock, and files replaced whole.
 
+Every writer of the folder (the crawl's pipeline, `postprocess.reparse`) takes the lock
+first; every file rewritten goes through `replace_atomically`, so that a reader, or a run
+killed half-way, never sees half a file.
+"""
+
+import fcntl
 import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+# Held while a crawl (or a re-parse) writes, so that two never write the same files.
+LOCK_FILE = ".lock"
+# The WARC archive of every answer (lapaz.crawl.archive writes it, postprocess.reparse
+# reads it): <data dir>/archivo/lapaz-<run start>.warc.gz
+ARCHIVE_DIR = "archivo"
+ARCHIVE_SUFFIX = ".warc.gz"
 
-def _rewrite(path: Path, lines) -> None:
-    """Replace the file at `path` with these JSON lines, atomically."""
-    partial = path.with_suffix(".jsonl.partial")
+
+class FolderBusy(OSError):
+    """The data folder is locked by another process; the message is one line."""
+
+
+def lock_folder(data_dir: Path):
+    """The folder's lock, held until the returned file is closed (or the process ends)."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = (data_dir / LOCK_FILE).open("a")
+    except OSError as error:
+        raise OSError(f"the data directory {data_dir} is not writable: {error}") from error
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise FolderBusy(
+            f"a crawl is writing to {data_dir}: wait for it to end, or give this other"
+            " one another LAPAZ_DATA_DIR"
+        ) from None
+    return lock
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator:
+    """A binary stream whose content replaces the file at `path` when the block ends
+    without an error: written beside it, flushed to disk, then renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
     with partial.open("wb") as stream:
+        yield stream
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(partial, path)
+
+
+def replace_atomically(path: Path, lines: Iterable[bytes]) -> None:
+    """Replace the file at `path` with these lines, each followed by a newline."""
+    with atomic_file(path) as stream:
         for line in lines:
             stream.write(line + b"\n")
-    os.replace(partial, path)

@@ -27,6 +27,7 @@ from pathlib import Path
 import orjson
 
 from lapaz.records.diff import changes
+from lapaz.storage.files import atomic_file
 from lapaz.storage.jsonl import parse_jsonl, read_jsonl
 
 TRAMITES_FILE = "tramites.jsonl"
@@ -36,15 +37,6 @@ SNAPSHOT_PREFIX = "tramites-"
 SNAPSHOT_SUFFIX = ".jsonl.gz"
 SNAPSHOT_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 _SNAPSHOT_NAME = re.compile(r"^tramites-(\d{8}T\d{6}Z)\.jsonl\.gz$")
-
-
-# -- Comparing records -------------------------------------------------------------------
-
-
-# -- Pages that follow changes -------------------------------------------------------------
-
-
-# -- Snapshots and the change log ----------------------------------------------------------
 
 
 def harvest_label(harvest_time: datetime) -> str:
@@ -96,15 +88,14 @@ def keep_snapshot(data_dir: Path, tramites_path: Path, harvest_time: datetime) -
     """Write a gzip copy of `tramites_path` into historial/, atomically (a temporary file
     renamed into place: a reader never sees half a snapshot)."""
     target = snapshot_path(data_dir, harvest_time)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    with tramites_path.open("rb") as source, partial.open("wb") as raw:
-        # mtime from the harvest: the same harvest gives the same bytes.
-        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=int(harvest_time.timestamp())) as out:
-            shutil.copyfileobj(source, out)
-        raw.flush()
-        os.fsync(raw.fileno())
-    os.replace(partial, target)
+    # mtime from the harvest: the same harvest gives the same bytes.
+    mtime = int(harvest_time.timestamp())
+    with (
+        tramites_path.open("rb") as source,
+        atomic_file(target) as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=mtime) as out,
+    ):
+        shutil.copyfileobj(source, out)
     return target
 
 

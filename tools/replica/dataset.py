@@ -1,6 +1,6 @@
 """A deterministic, realistic stand-in for the `sit:tramitesterritoriales` layer.
 
-Every quirk SITE.md reports is reproduced on purpose: gaps between ids, cadastral codes
+Every quirk docs/SITE.md reports is reproduced on purpose: gaps between ids, cadastral codes
 with leading zeros, parcels shared by several permits, a few missing dates, codes and
 geometries (some of them on approved permits), accents and Ñ in names, an absurd floor
 count. `page_rows` gives what the permit page of a feature shows, in the site's words.

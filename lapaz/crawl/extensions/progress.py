@@ -26,11 +26,11 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from lapaz.crawl import statkeys
+from lapaz.crawl.state import ASKED, CrawlState
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 30.0
-PAGE_OUTCOMES = ("ok", "rechazada", "sin_secciones", "failed")
 
 
 @dataclass(frozen=True)
@@ -83,15 +83,13 @@ def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
 
 
-def progress_of(harvest, pages_per_second: float | None = None) -> Progress:
-    """Where the crawl of `harvest` stands."""
-    pages_done = sum(
-        harvest.figure(statkeys.PAGES_OUTCOME_PREFIX + outcome) for outcome in PAGE_OUTCOMES
-    )
+def progress_of(state: CrawlState, pages_per_second: float | None = None) -> Progress:
+    """Where the crawl stands."""
+    pages_done = sum(state.figure(statkeys.outcome_key(outcome)) for outcome in ASKED)
     # A resumed crawl (JOBDIR) also finishes pages that the killed one had planned.
-    pages_total = max(harvest.figure(statkeys.PAGES_PLANNED), pages_done)
+    pages_total = max(state.figure(statkeys.PAGES_PLANNED), pages_done)
     return Progress(
-        harvest.features_received, harvest.expected, pages_done, pages_total, pages_per_second
+        state.features_received, state.expected, pages_done, pages_total, pages_per_second
     )
 
 
@@ -133,14 +131,14 @@ class ProgressLog(PeriodicLog):
         self.task.start(self.interval, now=False)
 
     def log(self) -> None:
-        harvest = self.crawler.spider.harvest
+        state = self.crawler.get_extension(CrawlState)
         now = time.monotonic()
-        done = progress_of(harvest).pages_done
+        done = progress_of(state).pages_done
         rate = None
         if self.last_pages is not None and now > self.last_pages[0]:
             rate = (done - self.last_pages[1]) / (now - self.last_pages[0]) or None
         self.last_pages = (now, done)
-        logger.info("Progress: %s", progress_line(progress_of(harvest, rate)))
+        logger.info("Progress: %s", progress_line(progress_of(state, rate)))
 
     def spider_closed(self, spider, reason) -> None:
         if self.task and self.task.running:
@@ -190,7 +188,7 @@ class ProgressBars:
     def update(self) -> None:
         if not self.bars:
             return
-        progress = progress_of(self.crawler.spider.harvest)
+        progress = progress_of(self.crawler.get_extension(CrawlState))
         for name, done, total in (
             ("features", progress.features_done, progress.features_total),
             ("pages", progress.pages_done, progress.pages_total),

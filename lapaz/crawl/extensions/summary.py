@@ -1,64 +1,87 @@
-"""Extensions: the summary that closes every crawl, monitors' results included."""
+"""The summary that closes every crawl: its figures and its verdict (lapaz.crawl.state)."""
 
 import logging
 
 from scrapy import signals
 
 from lapaz.crawl import statkeys
+from lapaz.crawl.state import CrawlState, Failure, Verdict
+from lapaz.records.schema import NOT_REQUESTABLE, PageOutcome
 
 logger = logging.getLogger(__name__)
 
+# Why the exit status is non-zero, as the summary's last line shouts it.
+FAILURE_WORDS = {
+    Failure.LAYER_CHANGED: "THE WFS LAYER CHANGED",
+    Failure.INCOMPLETE: "THE HARVEST IS INCOMPLETE",
+    Failure.LAYER_SHRANK: "THE WFS LAYER SHRANK",
+    Failure.PAGES_STOPPED: "PAGES NOT ALL REQUESTED",
+    Failure.CHECKS: "THE HARVEST'S CHECKS FAILED",
+}
+# Persisting failures listed one a line; the rest are in paginas_fallidas.jsonl.
+LISTED_PERSISTING = 10
 
-def summary_lines(harvest, reason: str) -> list[str]:
-    """What a person needs to know at the end of a crawl, from its state."""
-    figure = harvest.figure
-    matched = harvest.number_matched
+
+def summary_lines(verdict: Verdict, figure) -> list[str]:
+    """What a person needs to know at the end of a crawl; `figure(key)` reads the stats."""
+    pages = verdict.pages
+    matched = verdict.features_matched
     return [
-        f"features harvested: {harvest.features_received} of"
+        f"features harvested: {verdict.features_received} of"
         f" {matched if matched is not None else 'unknown'} matched by the server"
         f" ({figure(statkeys.TRAMITES_NEW)} new since the last run)",
-        f"WFS pages: {figure(statkeys.WFS_PAGES)} ok, {len(harvest.failed_wfs_pages)} failed;"
-        f" duplicate features dropped: {figure(statkeys.WFS_DUPLICATE_FEATURES)}",
-        f"permit pages: {figure(statkeys.PAGES_OUTCOME_PREFIX + 'ok')} ok,"
-        f" {figure(statkeys.PAGES_OUTCOME_PREFIX + 'rechazada')} refused,"
-        f" {figure(statkeys.PAGES_OUTCOME_PREFIX + 'sin_secciones')} without data,"
-        f" {figure(statkeys.PAGES_OUTCOME_PREFIX + 'failed')} failed,"
+        f"WFS pages: {figure(statkeys.WFS_PAGES)} ok, {figure(statkeys.WFS_PAGES_FAILED)}"
+        f" failed; duplicate features dropped: {figure(statkeys.WFS_DUPLICATE_FEATURES)}",
+        f"permit pages: {pages[PageOutcome.OK]} ok,"
+        f" {pages[PageOutcome.REFUSED]} refused,"
+        f" {pages[PageOutcome.NO_SECTIONS]} without data,"
+        f" {pages[PageOutcome.FAILED]} failed ({verdict.new_failures} new,"
+        f" {len(verdict.persisting)} persisting),"
         f" {figure(statkeys.PAGES_SKIPPED_DONE)} skipped as already done,"
-        f" {figure(statkeys.PAGES_NOT_REQUESTABLE)} without an identifier,"
-        f" {figure(statkeys.PAGES_OUTCOME_PREFIX + 'no_solicitada')} not requested",
+        f" {sum(pages[outcome] for outcome in NOT_REQUESTABLE)} without an identifier,"
+        f" {pages[PageOutcome.NOT_REQUESTED]} not requested;"
+        f" {verdict.pages_wanted} wanted in all",
+        *_persisting_lines(verdict),
         f"features left out by the filters: {figure(statkeys.WFS_FILTERED_OUT)}",
-        *_monitor_lines(harvest),
-        f"finish reason: {reason}" + _verdict(harvest),
+        *(f"  WARNING: {warning}" for warning in verdict.warnings),
+        *_monitor_lines(figure),
+        f"finish reason: {verdict.finish_reason}"
+        + _failure(verdict, told=bool(figure(statkeys.MONITORS_FAILED))),
     ]
 
 
-def _monitor_lines(harvest) -> list[str]:
-    """The monitors' results (monitors.py beside this one): how many passed, and each
-    failure."""
-    failures = harvest.monitor_failures
-    if not harvest.monitors_run:
+def _persisting_lines(verdict: Verdict) -> list[str]:
+    if not verdict.persisting:
+        return []
+    lines = [
+        f"  persisting: {failure.identificador} (id_pc_tramite {failure.id_pc_tramite}):"
+        f" {failure.error}, failing since {failure.primera_falla}, {failure.corridas} runs"
+        for failure in verdict.persisting[:LISTED_PERSISTING]
+    ]
+    left = len(verdict.persisting) - LISTED_PERSISTING
+    if left > 0:
+        lines.append(f"  ... and {left} more (paginas_fallidas.jsonl)")
+    return lines
+
+
+def _monitor_lines(figure) -> list[str]:
+    """The monitors' results (monitors.py beside this one)."""
+    failures = figure(statkeys.MONITORS_FAILED) or []
+    passed = figure(statkeys.MONITORS_PASSED)
+    if not failures and not passed:
         return ["monitors: none ran"]
-    passed = harvest.monitors_run - len(failures)
     return [
         f"monitors: {passed} passed, {len(failures)} failed",
         *(f"  MONITOR FAILED: {failure}" for failure in failures),
     ]
 
 
-def _verdict(harvest) -> str:
-    """Why the exit status is non-zero, if it is; the details are in the lines above."""
-    if harvest.succeeded:
+def _failure(verdict: Verdict, told: bool) -> str:
+    """Why the exit status is non-zero, if it is; the verdict's line unless a monitor's
+    line above says it (`told`)."""
+    if verdict.succeeded:
         return ""
-    if harvest.layer_changed is not None:
-        why = "THE WFS LAYER CHANGED"
-    elif not harvest.complete:
-        why = "THE HARVEST IS INCOMPLETE"
-    elif harvest.pages_stopped is not None:
-        why = "PAGES NOT ALL REQUESTED"
-        if not harvest.monitors_run:  # else a monitor's line above says why
-            why += f": {harvest.pages_stopped}"
-    else:
-        why = "A MONITOR FAILED"
+    why = FAILURE_WORDS[verdict.reason] + ("" if told else f": {verdict.line}")
     return f" ({why}: the exit status is non-zero)"
 
 
@@ -74,8 +97,8 @@ class CrawlSummary:
         return cls(crawler)
 
     def spider_closed(self, reason):
-        harvest = self.crawler.spider.harvest
-        lines = summary_lines(harvest, reason)
+        verdict = self.crawler.get_extension(CrawlState).judge(reason)
+        lines = summary_lines(verdict, lambda key: self.crawler.stats.get_value(key, 0))
         self.crawler.stats.set_value(statkeys.SUMMARY, lines)
-        log = logger.info if harvest.succeeded else logger.error
+        log = logger.info if verdict.succeeded else logger.error
         log("Crawl summary:\n  %s", "\n  ".join(lines))
