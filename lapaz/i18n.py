@@ -98,3 +98,8 @@ def number(value: float, decimals: int = 0) -> str:
     if language() == ENGLISH:
         return written
     return written.translate(str.maketrans({",": ".", ".": ","}))
+
+
+def percent(share: float, decimals: int = 0) -> str:
+    """`share` (0.125) as a percentage written as the language writes it: 12.5%, 12,5%."""
+    return number(share * 100, decimals) + "%"

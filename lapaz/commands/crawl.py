@@ -13,6 +13,7 @@ from scrapy.utils.defer import deferred_from_coro
 
 from lapaz.commands import console
 from lapaz.crawl.state import CrawlState
+from lapaz.i18n import _
 
 
 class Command(ScrapyCrawlCommand):
@@ -26,7 +27,7 @@ class Command(ScrapyCrawlCommand):
 
     def run(self, args, opts):
         if len(args) != 1:
-            raise UsageError("give one spider: scrapy crawl tramites")
+            raise UsageError(_("give one spider: scrapy crawl tramites"))
         crawler = self.crawler_process.create_crawler(args[0])
         if self.quiet:
             console.quiet_console()
