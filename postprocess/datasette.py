@@ -7,7 +7,7 @@ Prepares, next to the GeoPackage, a folder `datasette/` (`datasette-sin-nombres/
 
 - `<name>.db`: an SQLite copy of the layer `tramites` without the GeoPackage's internal
   tables and binary geometry (the map is drawn from `latitude` and `longitude`), rows keyed
-  by `id_pc_tramite`, the columns a reader looks at first, the personal names last (or left
+  by `id_pc_tramite`, the columns a reader looks at first, the personal data last (or left
   out), `anio_registro` for facets by year, and a full-text index on the descriptive text;
 - `metadata.json`: title, description, source, how to cite, licence, every column's
   description and unit (in Spanish, from postprocess.diccionario), suggested facets, the
@@ -32,7 +32,7 @@ from lapaz.records.schema import order_keys
 from lapaz.records.values import la_paz_year
 from postprocess.diccionario import column_term, plain_text
 from postprocess.formats import LAYER
-from postprocess.privacy import is_personal_name
+from postprocess.privacy import is_personal
 
 TABLE = LAYER
 FTS_TABLE = f"{TABLE}_fts"
@@ -123,8 +123,8 @@ def layer_columns(connection: sqlite3.Connection) -> list[tuple[str, str]]:
 
 
 def served_columns(columns: list[str], without_names: bool) -> list[str]:
-    """The columns to serve in reading order; personal names last, or left out."""
-    names = [name for name in columns if is_personal_name(name)]
+    """The columns to serve in reading order; personal data last, or left out."""
+    names = [name for name in columns if is_personal(name)]
     others = [name for name in columns if name not in names]
     ordered = order_keys(others, LEADING_COLUMNS)
     return ordered if without_names else [*ordered, *names]
@@ -227,10 +227,10 @@ def citation(day: str | None) -> str:
 
 def description_html(day: str | None, without_names: bool) -> str:
     names = (
-        "Sin nombres de personas (servido con --sin-nombres)."
+        "Sin datos personales: ni nombres ni registros de arquitectos (servido con --sin-nombres)."
         if without_names
-        else "Incluye nombres de solicitantes y arquitectos: datos personales; para servir"
-        " al público use --sin-nombres."
+        else "Incluye nombres de solicitantes y arquitectos y el registro de los arquitectos:"
+        " datos personales; para servir al público use --sin-nombres."
     )
     return (
         "<p>Los trámites territoriales (permisos de construcción) de La Paz, Bolivia, con los"
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     parser.add_argument(
         "--sin-nombres",
         action="store_true",
-        help=_("leave out the columns with personal names (serving for the public)"),
+        help=_("leave out the personal data: names, architects' registry (serving for the public)"),
     )
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument(

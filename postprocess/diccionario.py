@@ -21,7 +21,7 @@ from postprocess.dictionary_data import (
     DATE_FIELDS,
     MERGE_TERMS,
     PAGE_TERMS,
-    PERSONAL_NAME_FIELDS,
+    PERSONAL_FIELDS,
     WFS_TERMS,
     Term,
 )
@@ -56,9 +56,7 @@ def _cell(text: str) -> str:
 
 
 def row(name: str, term: Term, source: str, kind: str) -> str:
-    personal = (
-        " **Dato personal** (`--sin-nombres` la omite)." if name in PERSONAL_NAME_FIELDS else ""
-    )
+    personal = " **Dato personal** (`--sin-nombres` la omite)." if name in PERSONAL_FIELDS else ""
     cells = [f"`{name}`", term.english, source, kind, term.unit, term.meaning + personal]
     cells.append(f"`{term.example}`" if term.example else "")
     return "| " + " | ".join(_cell(cell) for cell in cells) + " |"

@@ -3,8 +3,9 @@
 Reads `cambios.jsonl` and the snapshots in `historial/` of the data folder (see
 lapaz.storage.history): the changes of the latest harvest counted by kind, the permits it newly
 approved (a `resultado` that became APROBADO, or a new permit already APROBADO), and a
-chart of the layer's size and of its approved permits over the harvests kept. Nothing is
-added when the folder keeps no history.
+chart of the layer's size and of its approved permits over the harvests kept (from the
+second harvest on: one harvest would be a chart of one point). A harvest that changed
+nothing is said to have no changes. Nothing is added when the folder keeps no history.
 """
 
 import math
@@ -15,10 +16,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from lapaz.i18n import N_, _, ngettext, number
+from lapaz.i18n import N_, _, number
 from lapaz.records.diff import KEY, MODIFIED, NEW, REMOVED, id_order
 from lapaz.storage.history import CHANGES_FILE, harvest_label, read_snapshot, snapshots
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
+from postprocess.demo_mark import is_demo, mark_as_demo
 
 HISTORY_CHART = "harvests.png"
 APPROVED = "APROBADO"
@@ -95,13 +97,7 @@ def harvests_chart(sizes: pd.DataFrame) -> Figure:
     every = max(1, math.ceil(len(steps) / MAX_TIME_LABELS))
     axes.set_xticks(steps[::every])
     axes.set_xticklabels([f"{time:%Y-%m-%d}\n{time:%H:%M}" for time in sizes["time"].iloc[::every]])
-    axes.set_title(
-        ngettext(
-            "The layer over the one harvest kept",
-            "The layer over the {count} harvests kept",
-            len(sizes),
-        ).format(count=number(len(sizes)))
-    )
+    axes.set_title(_("The layer over the {count} harvests kept").format(count=number(len(sizes))))
     axes.set_xlabel(_("Harvest (UTC)"))
     axes.set_ylabel(_("Permits"))
     axes.set_ylim(bottom=0)
@@ -115,46 +111,66 @@ def _cell(value: object) -> str:
     return "" if value is None else str(value).replace("|", "\\|")
 
 
+def first_harvest_lines(label: str) -> list[str]:
+    return [
+        _(
+            "One harvest kept so far ({label}): changes are counted from the second one on,"
+            " and `{chart}` is drawn from then on too."
+        ).format(label=label, chart=HISTORY_CHART),
+    ]
+
+
+def no_changes_lines(label: str) -> list[str]:
+    return [_("Harvest of {harvest} against the one before: no changes.").format(harvest=label)]
+
+
+def changes_lines(cosecha: str, lines: list[dict], approved: list[dict]) -> list[str]:
+    counts = change_counts(lines)
+    out = [
+        _("Harvest of {harvest} against the one before:").format(harvest=cosecha),
+        "",
+        _("- New permits (`nuevo`): {count}").format(count=number(counts[NEW])),
+        _("- Permits that left the layer (`retirado`): {count}").format(
+            count=number(counts[REMOVED])
+        ),
+        _("- Permits with changed fields (`modificado`): {count} ({fields} fields)").format(
+            count=number(counts[MODIFIED]),
+            fields=number(sum(line.get("tipo") == MODIFIED for line in lines)),
+        ),
+        _("- Newly approved: {count}").format(count=number(len(approved))),
+    ]
+    if approved:
+        columns = [KEY, "cambio", *LISTED_FIELDS]
+        out += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        out += [
+            "| " + " | ".join(_cell(row[c]) for c in columns) + " |"
+            for row in approved[:MAX_LISTED]
+        ]
+        if len(approved) > MAX_LISTED:
+            out.append(
+                "\n"
+                + _("…and {count} more (python -m postprocess.cambios)").format(
+                    count=number(len(approved) - MAX_LISTED)
+                )
+            )
+    return out
+
+
 def section_markdown(
     cosecha: str | None, lines: list[dict], approved: list[dict], sizes: pd.DataFrame
 ) -> str:
+    """The section: the latest harvest's changes, "no changes" when it logged none, or
+    that there is one harvest so far; the chart once there are two harvests to draw."""
+    latest = harvest_label(sizes["time"].iloc[-1]) if not sizes.empty else cosecha
     out = ["", _(SECTION_TITLE), ""]
-    if cosecha is None:
-        out.append(
-            _("No changes logged yet: `{log}` starts with the second harvest.").format(
-                log=CHANGES_FILE
-            )
-        )
+    if len(sizes) < 2 and cosecha is None:
+        out += first_harvest_lines(latest)
+    elif cosecha != latest:
+        # The log has a line per change only: a harvest that changed nothing leaves none.
+        out += no_changes_lines(latest)
     else:
-        counts = change_counts(lines)
-        out += [
-            _("Harvest of {harvest} against the one before:").format(harvest=cosecha),
-            "",
-            _("- New permits (`nuevo`): {count}").format(count=number(counts[NEW])),
-            _("- Permits that left the layer (`retirado`): {count}").format(
-                count=number(counts[REMOVED])
-            ),
-            _("- Permits with changed fields (`modificado`): {count} ({fields} fields)").format(
-                count=number(counts[MODIFIED]),
-                fields=number(sum(line.get("tipo") == MODIFIED for line in lines)),
-            ),
-            _("- Newly approved: {count}").format(count=number(len(approved))),
-        ]
-        if approved:
-            columns = [KEY, "cambio", *LISTED_FIELDS]
-            out += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-            out += [
-                "| " + " | ".join(_cell(row[c]) for c in columns) + " |"
-                for row in approved[:MAX_LISTED]
-            ]
-            if len(approved) > MAX_LISTED:
-                out.append(
-                    "\n"
-                    + _("…and {count} more (python -m postprocess.cambios)").format(
-                        count=number(len(approved) - MAX_LISTED)
-                    )
-                )
-    if not sizes.empty:
+        out += changes_lines(cosecha, lines, approved)
+    if len(sizes) >= 2:
         out += ["", "![{}]({})".format(_("The layer over the harvests kept"), HISTORY_CHART)]
     out.append("")
     return "\n".join(out)
@@ -184,9 +200,16 @@ def write_history_section(data_dir: Path, output_dir: Path, summary: Path) -> li
     approved = newly_approved(latest, current)
     written = []
     try:
-        if not sizes.empty:
-            harvests_chart(sizes).savefig(output_dir / HISTORY_CHART, dpi=DPI)
+        # One harvest would be a chart of one point.
+        if len(sizes) >= 2:
+            figure = harvests_chart(sizes)
+            if is_demo(data_dir):
+                mark_as_demo(figure)
+            figure.savefig(output_dir / HISTORY_CHART, dpi=DPI)
             written.append(output_dir / HISTORY_CHART)
+        else:
+            # A chart of an earlier report would contradict this one.
+            (output_dir / HISTORY_CHART).unlink(missing_ok=True)
         with summary.open("a", encoding="utf-8") as stream:
             stream.write(section_markdown(cosecha, latest, approved, sizes))
     except OSError as error:

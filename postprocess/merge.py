@@ -57,7 +57,7 @@ from lapaz.storage.store import DETALLES_FILE, TRAMITES_FILE, TRAMITES_PARTIAL_F
 from postprocess.blds import blds_records
 from postprocess.formats import OUTPUT_FORMATS, write_table
 from postprocess.numeric import add_numeric_columns
-from postprocess.privacy import without_names
+from postprocess.privacy import without_personal_data
 
 DEFAULT_OUTPUT = "tramites_merge.csv"
 DEFAULT_BLDS_OUTPUT = "permisos_blds.csv"
@@ -408,7 +408,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sin-nombres",
         action="store_true",
-        help=_("leave out the columns with personal names (applicants, architects)"),
+        help=_("leave out the personal data (names; the architects' registry numbers)"),
     )
     parser.add_argument(
         "--parcial",
@@ -455,9 +455,9 @@ def output_table(merged: pd.DataFrame, args: argparse.Namespace) -> tuple[pd.Dat
     """The table to write as the options ask, and lines saying what they changed."""
     notes = []
     if args.sin_nombres:
-        merged, dropped = without_names(merged)
+        merged, dropped = without_personal_data(merged)
         notes.append(
-            _("Personal names left out: {columns}").format(
+            _("Personal data left out: {columns}").format(
                 columns=", ".join(dropped) or _("none found")
             )
         )

@@ -1,7 +1,7 @@
 """Deployment to a real Scrapyd: the egg, `scrapyd-deploy`, `schedule.json`, the job's files.
 
 One Scrapyd (with basic authentication, as a shared server would have) and one replica of
-the site serve the whole module; the project is deployed once, as the README tells, through
+the site serve the whole module; the project is deployed once, as docs/scrapyd.md tells, through
 a `[deploy:NAME]` target whose credentials come from environment variables.
 """
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from postprocess.demo_mark import write_demo_marker
 from postprocess.merge import DEFAULT_OUTPUT
 from tools.crawl import PROJECT_ROOT, crawl_command, crawl_settings
 from tools.replica import ReplicaConfig, ReplicaServer
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     options = parser.parse_args(argv)
     data_dir = options.data_dir.resolve()
+    # Written first: whatever is made from this folder says it is a demo.
+    write_demo_marker(data_dir)
 
     with ReplicaServer(ReplicaConfig(features=options.features, latency=options.latency)) as site:
         print(f"replica of the site at {site.url} ({options.features} permits)", flush=True)

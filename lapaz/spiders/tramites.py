@@ -42,7 +42,7 @@ class TramitesSpider(WfsLayerSpider):
     name = "tramites"
 
     def __init__(self, *args, **kwargs):
-        """Spider arguments (`-a name=value`), see lapaz.spiders.arguments and the README:
+        """Spider arguments (`-a name=value`), see lapaz.spiders.arguments and docs/settings.md:
         resultado, limite, refresco, desde, hasta, macrodistrito. Arguments starting with
         `_` (Scrapyd's `_job`) are accepted and ignored."""
         own = {name: kwargs.pop(name) for name in list(kwargs) if not name.startswith("_")}
