@@ -35,7 +35,7 @@ def test_the_extraction_finds_the_messages_of_both_packages():
 
 def test_gettext_finds_the_spanish_catalog_where_the_package_ships_it():
     catalog = gettext.translation(i18n.DOMAIN, i18n.LOCALE_DIR, languages=["es"])
-    assert catalog.gettext("No data") == "Sin datos"
+    assert catalog.gettext("Trámites on the map") == "Trámites en el mapa"
 
 
 @pytest.mark.parametrize(
@@ -67,17 +67,17 @@ def test_an_unknown_language_setting_is_a_one_line_error():
 
 def test_messages_follow_the_environment_and_use_forces_a_language(monkeypatch):
     monkeypatch.setenv("LAPAZ_IDIOMA", "es")
-    assert i18n._("No data") == "Sin datos"
-    plural = ("The layer over the one harvest kept", "The layer over the {count} harvests kept")
-    assert i18n.ngettext(*plural, 2) == "La capa en las {count} descargas guardadas"
+    assert i18n._("Trámites on the map") == "Trámites en el mapa"
+    # A message not in the catalog: the English singular or plural, by number.
+    assert i18n.ngettext("{count} harvest", "{count} harvests", 2) == "{count} harvests"
     monkeypatch.setenv("LAPAZ_IDIOMA", "en")
-    assert i18n._("No data") == "No data"
+    assert i18n._("Trámites on the map") == "Trámites on the map"
     try:
         i18n.use("es")
-        assert i18n._("No data") == "Sin datos"
+        assert i18n._("Trámites on the map") == "Trámites en el mapa"
     finally:
         i18n.use(None)
-    assert i18n._("No data") == "No data"
+    assert i18n._("Trámites on the map") == "Trámites on the map"
 
 
 @pytest.mark.parametrize(
