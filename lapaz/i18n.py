@@ -16,10 +16,12 @@ import gettext
 import os
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
+from io import BytesIO
 
 DOMAIN = "lapaz"
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+# Inside the package; read as a resource, for an egg (Scrapyd) is a zip file.
+LOCALE_DIR = files(__package__) / "locale"
 SPANISH, ENGLISH = "es", "en"
 LANGUAGES = (SPANISH, ENGLISH)
 SETTING = "LAPAZ_IDIOMA"
@@ -74,7 +76,8 @@ def translations(language: str) -> gettext.NullTranslations:
     """The catalog of one language; English, the language of the code, has none."""
     if language == ENGLISH:
         return gettext.NullTranslations()
-    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language])
+    catalog = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    return gettext.GNUTranslations(BytesIO(catalog.read_bytes()))
 
 
 def _(message: str) -> str:

@@ -23,8 +23,10 @@ FAILURE_WORDS = {
 LISTED_PERSISTING = 10
 
 
-def summary_lines(verdict: Verdict, figure) -> list[str]:
-    """What a person needs to know at the end of a crawl; `figure(key)` reads the stats."""
+def summary_lines(verdict: Verdict, figure, line_follows: bool = False) -> list[str]:
+    """What a person needs to know at the end of a crawl; `figure(key)` reads the stats.
+    `line_follows`: the verdict's line ends the run on the console (the crawl command's
+    `error:` line), so the monitors' lines point to it instead of repeating it."""
     pages = verdict.pages
     matched = verdict.features_matched
     return [
@@ -63,7 +65,7 @@ def summary_lines(verdict: Verdict, figure) -> list[str]:
             count=figure(statkeys.WFS_FILTERED_OUT)
         ),
         *(_("  WARNING: {warning}").format(warning=warning) for warning in verdict.warnings),
-        *_monitor_lines(figure, verdict),
+        *_monitor_lines(figure, verdict if line_follows else None),
         _("finish reason: {reason}").format(reason=verdict.finish_reason)
         + _failure(verdict, told=bool(figure(statkeys.MONITORS_FAILED))),
     ]
@@ -91,9 +93,9 @@ def _persisting_lines(verdict: Verdict) -> list[str]:
     return lines
 
 
-def _monitor_lines(figure, verdict: Verdict) -> list[str]:
-    """The monitors' results (monitors.py beside this one). The verdict's own line is said
-    once, at the end of the run (the crawl command's `error:` line), not here again."""
+def _monitor_lines(figure, verdict: Verdict | None) -> list[str]:
+    """The monitors' results (monitors.py beside this one); the line of `verdict`, if
+    given, is left to the end of the run."""
     failures = figure(statkeys.MONITORS_FAILED) or []
     passed = figure(statkeys.MONITORS_PASSED)
     if not failures and not passed:
@@ -103,7 +105,9 @@ def _monitor_lines(figure, verdict: Verdict) -> list[str]:
         _("monitors: {passed} passed, {failed} failed").format(passed=passed, failed=len(failures)),
         *(
             _("  MONITOR FAILED: {failure}").format(
-                failure=failure.replace(verdict.line, told_below) if verdict.line else failure
+                failure=failure.replace(verdict.line, told_below)
+                if verdict is not None and verdict.line
+                else failure
             )
             for failure in failures
         ),
@@ -132,7 +136,12 @@ class CrawlSummary:
 
     def spider_closed(self, reason):
         verdict = self.crawler.get_extension(CrawlState).judge(reason)
-        lines = summary_lines(verdict, lambda key: self.crawler.stats.get_value(key, 0))
+        # On the console the crawl command's last line says why the run failed; a log
+        # file (as under Scrapyd) gets no such line, so the summary keeps it.
+        line_follows = not self.crawler.settings.get("LOG_FILE")
+        lines = summary_lines(
+            verdict, lambda key: self.crawler.stats.get_value(key, 0), line_follows
+        )
         self.crawler.stats.set_value(statkeys.SUMMARY, lines)
         log = logger.info if verdict.succeeded else logger.error
         log(_("Crawl summary:\n  %s"), "\n  ".join(lines))
