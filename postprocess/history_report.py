@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from lapaz.i18n import N_, _, number
 from lapaz.records.diff import KEY, MODIFIED, NEW, REMOVED, id_order
 from lapaz.storage.history import CHANGES_FILE, harvest_label, read_snapshot, snapshots
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
@@ -23,7 +24,7 @@ from postprocess.demo_mark import is_demo, mark_as_demo
 
 HISTORY_CHART = "harvests.png"
 APPROVED = "APROBADO"
-SECTION_TITLE = "## Since the last harvest"
+SECTION_TITLE = N_("## Since the last harvest")
 # The table of newly approved permits stops here; the count says how many there were.
 MAX_LISTED = 50
 LISTED_FIELDS = ["codigo_catastral", "numero_tramite", "fecha_aprobacion", "macro_distrito"]
@@ -91,14 +92,14 @@ def harvests_chart(sizes: pd.DataFrame) -> Figure:
     # One step per harvest, labelled by its time: harvests come at uneven intervals, and a
     # time axis would squeeze two harvests of one day into a dot.
     steps = list(range(len(sizes)))
-    axes.plot(steps, sizes["permits"], marker="o", label="permits in the layer")
+    axes.plot(steps, sizes["permits"], marker="o", label=_("permits in the layer"))
     axes.plot(steps, sizes["approved"], marker="o", label=APPROVED, color="tab:green")
     every = max(1, math.ceil(len(steps) / MAX_TIME_LABELS))
     axes.set_xticks(steps[::every])
     axes.set_xticklabels([f"{time:%Y-%m-%d}\n{time:%H:%M}" for time in sizes["time"].iloc[::every]])
-    axes.set_title(f"The layer over the {len(sizes):,} harvests kept")
-    axes.set_xlabel("Harvest (UTC)")
-    axes.set_ylabel("Permits")
+    axes.set_title(_("The layer over the {count} harvests kept").format(count=number(len(sizes))))
+    axes.set_xlabel(_("Harvest (UTC)"))
+    axes.set_ylabel(_("Permits"))
     axes.set_ylim(bottom=0)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend()
@@ -112,25 +113,31 @@ def _cell(value: object) -> str:
 
 def first_harvest_lines(label: str) -> list[str]:
     return [
-        f"One harvest kept so far ({label}): changes are counted from the second one on,"
-        f" and `{HISTORY_CHART}` is drawn from then on too.",
+        _(
+            "One harvest kept so far ({label}): changes are counted from the second one on,"
+            " and `{chart}` is drawn from then on too."
+        ).format(label=label, chart=HISTORY_CHART),
     ]
 
 
 def no_changes_lines(label: str) -> list[str]:
-    return [f"Harvest of {label} against the one before: no changes."]
+    return [_("Harvest of {harvest} against the one before: no changes.").format(harvest=label)]
 
 
 def changes_lines(cosecha: str, lines: list[dict], approved: list[dict]) -> list[str]:
     counts = change_counts(lines)
     out = [
-        f"Harvest of {cosecha} against the one before:",
+        _("Harvest of {harvest} against the one before:").format(harvest=cosecha),
         "",
-        f"- New permits (`nuevo`): {counts[NEW]:,}",
-        f"- Permits that left the layer (`retirado`): {counts[REMOVED]:,}",
-        f"- Permits with changed fields (`modificado`): {counts[MODIFIED]:,}"
-        f" ({sum(line.get('tipo') == MODIFIED for line in lines):,} fields)",
-        f"- Newly approved: {len(approved):,}",
+        _("- New permits (`nuevo`): {count}").format(count=number(counts[NEW])),
+        _("- Permits that left the layer (`retirado`): {count}").format(
+            count=number(counts[REMOVED])
+        ),
+        _("- Permits with changed fields (`modificado`): {count} ({fields} fields)").format(
+            count=number(counts[MODIFIED]),
+            fields=number(sum(line.get("tipo") == MODIFIED for line in lines)),
+        ),
+        _("- Newly approved: {count}").format(count=number(len(approved))),
     ]
     if approved:
         columns = [KEY, "cambio", *LISTED_FIELDS]
@@ -141,7 +148,10 @@ def changes_lines(cosecha: str, lines: list[dict], approved: list[dict]) -> list
         ]
         if len(approved) > MAX_LISTED:
             out.append(
-                f"\n…and {len(approved) - MAX_LISTED:,} more (python -m postprocess.cambios)"
+                "\n"
+                + _("…and {count} more (python -m postprocess.cambios)").format(
+                    count=number(len(approved) - MAX_LISTED)
+                )
             )
     return out
 
@@ -152,7 +162,7 @@ def section_markdown(
     """The section: the latest harvest's changes, "no changes" when it logged none, or
     that there is one harvest so far; the chart once there are two harvests to draw."""
     latest = harvest_label(sizes["time"].iloc[-1]) if not sizes.empty else cosecha
-    out = ["", SECTION_TITLE, ""]
+    out = ["", _(SECTION_TITLE), ""]
     if len(sizes) < 2 and cosecha is None:
         out += first_harvest_lines(latest)
     elif cosecha != latest:
@@ -161,7 +171,7 @@ def section_markdown(
     else:
         out += changes_lines(cosecha, lines, approved)
     if len(sizes) >= 2:
-        out += ["", f"![The layer over the harvests kept]({HISTORY_CHART})"]
+        out += ["", "![{}]({})".format(_("The layer over the harvests kept"), HISTORY_CHART)]
     out.append("")
     return "\n".join(out)
 
@@ -204,6 +214,6 @@ def write_history_section(data_dir: Path, output_dir: Path, summary: Path) -> li
             stream.write(section_markdown(cosecha, latest, approved, sizes))
     except OSError as error:
         raise HistoryReportError(
-            f"{output_dir}: cannot write ({error.strerror or error})"
+            _("{path}: cannot write ({why})").format(path=output_dir, why=error.strerror or error)
         ) from None
     return written

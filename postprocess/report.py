@@ -39,6 +39,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from lapaz.i18n import _, number
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
 from postprocess.demo_mark import DEMO_MARK, is_demo, mark_as_demo
 from postprocess.history_report import HistoryReportError, write_history_section
@@ -99,9 +100,15 @@ def read_table(path: Path) -> pd.DataFrame:
     """The merged table at `path`, in the format its extension names."""
     suffix = path.suffix.lower()
     if suffix not in INPUT_FORMATS:
-        raise ReportError(f"{path}: unknown format {suffix!r}, expected one of {INPUT_FORMATS}")
+        raise ReportError(
+            _("{path}: unknown format {suffix!r}, expected one of {formats}").format(
+                path=path, suffix=suffix, formats=", ".join(INPUT_FORMATS)
+            )
+        )
     if not path.is_file():
-        raise ReportError(f"{path}: file not found (run python -m postprocess.merge first)")
+        raise ReportError(
+            _("{path}: file not found (run python -m postprocess.merge first)").format(path=path)
+        )
     try:
         if suffix == ".csv":
             # All text, as written: codes keep their leading zeros, numbers are parsed below.
@@ -113,7 +120,9 @@ def read_table(path: Path) -> pd.DataFrame:
         raise ReportError(str(error)) from None
     except (OSError, ValueError) as error:
         # Parser messages may span lines; the error stays on one.
-        raise ReportError(f"{path}: cannot read ({' '.join(str(error).split())})") from None
+        raise ReportError(
+            _("{path}: cannot read ({error})").format(path=path, error=" ".join(str(error).split()))
+        ) from None
 
 
 @dataclass
@@ -127,8 +136,10 @@ class Permits:
         missing = [name for name in NEEDED_COLUMNS if name not in merged]
         if missing:
             raise ReportError(
-                f"{path}: missing columns {', '.join(missing)}"
-                " (expected the table python -m postprocess.merge writes)"
+                _(
+                    "{path}: missing columns {columns}"
+                    " (expected the table python -m postprocess.merge writes)"
+                ).format(path=path, columns=", ".join(missing))
             )
         registered = _dates(merged["fecha_registro"])
         macro_distrito = merged["macro_distrito"].astype("str").str.strip()
@@ -192,15 +203,19 @@ class Chart:
 
 
 def not_drawn_note(points: int, what: str) -> str:
-    return f"Not drawn: {points:,} {what}, and a chart needs at least {MIN_POINTS}."
+    return _("Not drawn: {points} {what}, and a chart needs at least {minimum}.").format(
+        points=number(points), what=what, minimum=MIN_POINTS
+    )
 
 
 def partial_year_note(year: int, last: datetime, what: str) -> str:
-    return f"{year} is still running (its bar is hatched): {what} up to {last:%Y-%m-%d}."
+    return _("{year} is still running (its bar is hatched): {what} up to {day}.").format(
+        year=year, what=what, day=f"{last:%Y-%m-%d}"
+    )
 
 
 def left_out_note(count: int, why: str) -> str:
-    return f"{count:,} left out: {why}."
+    return _("{count} left out: {why}.").format(count=number(count), why=why)
 
 
 @dataclass(frozen=True)
@@ -216,21 +231,21 @@ class YearChartWords:
 
 def tramites_words() -> YearChartWords:
     return YearChartWords(
-        heading="Trámites (applications) per year",
-        title="Trámites (applications) per year of registration",
-        xlabel="Year of registration (fecha_registro)",
-        ylabel="Trámites (applications)",
-        counted="registrations",
+        heading=_("Trámites (applications) per year"),
+        title=_("Trámites (applications) per year of registration"),
+        xlabel=_("Year of registration (fecha_registro)"),
+        ylabel=_("Trámites (applications)"),
+        counted=_("registrations"),
     )
 
 
 def approvals_words() -> YearChartWords:
     return YearChartWords(
-        heading="Approved permits (permisos aprobados) per year",
-        title="Approved permits (permisos aprobados) per year",
-        xlabel="Year of approval (fecha_aprobacion)",
-        ylabel="Approved permits",
-        counted="approvals",
+        heading=_("Approved permits (permisos aprobados) per year"),
+        title=_("Approved permits (permisos aprobados) per year"),
+        xlabel=_("Year of approval (fecha_aprobacion)"),
+        ylabel=_("Approved permits"),
+        counted=_("approvals"),
     )
 
 
@@ -256,7 +271,7 @@ def per_year_figure(counts: pd.DataFrame, today: date, words: YearChartWords) ->
         )
         bottom = bottom + counts[macro_distrito]
     axes.set_xticks(years, [_year_label(year, today) for year in years])
-    axes.legend(title="Macro-distrito", loc="upper left", bbox_to_anchor=(1.01, 1))
+    axes.legend(title=_("Macro-distrito"), loc="upper left", bbox_to_anchor=(1.01, 1))
     axes.set_title(words.title)
     axes.set_xlabel(words.xlabel)
     axes.set_ylabel(words.ylabel)
@@ -279,7 +294,9 @@ def per_year_chart(
     counts = counts.unstack(fill_value=0)
     figure = None
     if len(counts) < MIN_POINTS:
-        notes.append(not_drawn_note(len(counts), f"year(s) with {words.counted}"))
+        notes.append(
+            not_drawn_note(len(counts), _("year(s) with {what}").format(what=words.counted))
+        )
     else:
         figure = per_year_figure(counts, today, words)
         if today.year in counts.index:
@@ -291,11 +308,13 @@ def tramites_per_year_chart(permits: pd.DataFrame, today: date | None = None) ->
     """Every trámite (application) by year of registration, whatever its result."""
     dated = permits[permits["registered"].notna()]
     notes = [
-        f"Every trámite (application) of the layer, whatever its `resultado` (approved,"
-        f" observed, rejected or none), by the year of `fecha_registro`: {len(dated):,}.",
+        _(
+            "Every trámite (application) of the layer, whatever its `resultado` (approved,"
+            " observed, rejected or none), by the year of `fecha_registro`: {count}."
+        ).format(count=number(len(dated))),
     ]
     if len(dated) < len(permits):
-        notes.append(left_out_note(len(permits) - len(dated), "without a registration date"))
+        notes.append(left_out_note(len(permits) - len(dated), _("without a registration date")))
     words = tramites_words()
     return per_year_chart(TRAMITES_CHART, dated, dated["registered"], words, notes, today)
 
@@ -305,18 +324,22 @@ def approved_per_year_chart(permits: pd.DataFrame, today: date | None = None) ->
     approved = permits[permits["resultado"] == APPROVED]
     dated = approved[approved["approved_at"].notna()]
     notes = [
-        f"Only the permits granted: `resultado` {APPROVED}, by the year of"
-        f" `fecha_aprobacion`: {len(dated):,} of the {len(permits):,} trámites.",
+        _(
+            "Only the permits granted: `resultado` {approved_value}, by the year of"
+            " `fecha_aprobacion`: {count} of the {total} trámites."
+        ).format(approved_value=APPROVED, count=number(len(dated)), total=number(len(permits))),
     ]
     if len(dated) < len(approved):
-        notes.append(left_out_note(len(approved) - len(dated), "approved without an approval date"))
+        notes.append(
+            left_out_note(len(approved) - len(dated), _("approved without an approval date"))
+        )
     return per_year_chart(
         APPROVALS_CHART, dated, dated["approved_at"], approvals_words(), notes, today
     )
 
 
 def _year_label(year: int, today: date) -> str:
-    return f"{year}\n(partial)" if year == today.year else str(year)
+    return f"{year}\n" + _("(partial)") if year == today.year else str(year)
 
 
 def _colours(count: int) -> list:
@@ -352,7 +375,9 @@ def map_figure(points: pd.DataFrame) -> tuple[Figure, int]:
     outside = int((~(latitudes.between(south, north) & longitudes.between(west, east))).sum())
     # Newest on top; undated trámites in grey beneath everything.
     undated = points["year"].isna()
-    axes.scatter(longitudes[undated], latitudes[undated], s=4, color="lightgrey", label="no date")
+    axes.scatter(
+        longitudes[undated], latitudes[undated], s=4, color="lightgrey", label=_("no date")
+    )
     dated = points[~undated].sort_values("year")
     dots = axes.scatter(
         dated["longitude"].astype(float),
@@ -364,7 +389,7 @@ def map_figure(points: pd.DataFrame) -> tuple[Figure, int]:
     )
     if not dated.empty:
         colour_bar = figure.colorbar(dots, ax=axes, shrink=0.8)
-        colour_bar.set_label("Year of registration")
+        colour_bar.set_label(_("Year of registration"))
         colour_bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if undated.any():
         axes.legend(loc="lower right", markerscale=3)
@@ -382,9 +407,9 @@ def map_figure(points: pd.DataFrame) -> tuple[Figure, int]:
     axes.set_ylim(south, north)
     # A degree of longitude is shorter than one of latitude by cos(latitude).
     axes.set_aspect(1 / math.cos(math.radians((south + north) / 2)))
-    axes.set_title("Trámites (applications) at their coordinates")
-    axes.set_xlabel("Longitude (°)")
-    axes.set_ylabel("Latitude (°)")
+    axes.set_title(_("Trámites (applications) at their coordinates"))
+    axes.set_xlabel(_("Longitude (°)"))
+    axes.set_ylabel(_("Latitude (°)"))
     axes.grid(alpha=0.3)
     return figure, outside
 
@@ -401,21 +426,25 @@ def tramites_map_chart(permits: pd.DataFrame) -> Chart:
     """Where the trámites are; the notes say plainly what the map shows and what it lacks."""
     points = located(permits)
     notes = [
-        f"One dot per trámite (application, whatever its result) at its coordinates:"
-        f" {len(points):,} of {len(permits):,}; colour: year of registration. Each distrito"
-        " municipal's number (D1…) stands at the middle of its trámites. No streets and no"
-        " district outlines: no free source of them works offline.",
+        _(
+            "One dot per trámite (application, whatever its result) at its coordinates:"
+            " {count} of {total}; colour: year of registration. Each distrito"
+            " municipal's number (D1…) stands at the middle of its trámites. No streets and no"
+            " district outlines: no free source of them works offline."
+        ).format(count=number(len(points)), total=number(len(permits))),
     ]
     figure = None
     if len(points) < MIN_POINTS:
-        notes.append(not_drawn_note(len(points), "trámite(s) with coordinates"))
+        notes.append(not_drawn_note(len(points), _("trámite(s) with coordinates")))
     else:
         figure, outside = map_figure(points)
         if outside:
             notes.append(
-                f"{outside:,} trámites lie outside the view (coordinates far from the rest)."
+                _("{count} trámites lie outside the view (coordinates far from the rest).").format(
+                    count=number(outside)
+                )
             )
-    return Chart(MAP_CHART, "Trámites on the map", figure, notes)
+    return Chart(MAP_CHART, _("Trámites on the map"), figure, notes)
 
 
 def one_permit_per_parcel(approved: pd.DataFrame) -> pd.DataFrame:
@@ -444,10 +473,10 @@ def surface_figure(sums: pd.Series) -> Figure:
     axes = figure.add_subplot()
     axes.barh(list(sums.index), sums.to_numpy(), color="tab:green")
     axes.invert_yaxis()
-    axes.set_title("Built surface of the approved permits by distrito municipal")
-    axes.set_ylabel("Distrito municipal · macro-district")
-    axes.set_xlabel("Built surface (thousand m²)")
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    axes.set_title(_("Built surface of the approved permits by distrito municipal"))
+    axes.set_ylabel(_("Distrito municipal · macro-district"))
+    axes.set_xlabel(_("Built surface (thousand m²)"))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: number(value)))
     axes.grid(axis="x", alpha=0.3)
     return figure
 
@@ -470,18 +499,26 @@ def surface_by_district_chart(permits: pd.DataFrame) -> Chart:
     from_page = int(with_surface["api_surface"].isna().sum())
     sums = surface_by_district(with_surface)
     notes = [
-        f"Approved permits only (`resultado` {APPROVED}) with a distrito municipal:"
-        f" {len(with_surface):,} parcels, each counted once by its latest approved permit"
-        f" ({len(approved) - len(counted):,} earlier permits of the same parcels left out).",
-        f"Surface from the WFS (`superficie_construida`), else from the permit page"
-        f" ({from_page:,}); {len(counted) - len(with_surface):,} without a surface.",
+        _(
+            "Approved permits only (`resultado` {approved_value}) with a distrito municipal:"
+            " {parcels} parcels, each counted once by its latest approved permit"
+            " ({earlier} earlier permits of the same parcels left out)."
+        ).format(
+            approved_value=APPROVED,
+            parcels=number(len(with_surface)),
+            earlier=number(len(approved) - len(counted)),
+        ),
+        _(
+            "Surface from the WFS (`superficie_construida`), else from the permit page"
+            " ({from_page}); {without} without a surface."
+        ).format(from_page=number(from_page), without=number(len(counted) - len(with_surface))),
     ]
     figure = None
     if len(sums) < MIN_POINTS:
-        notes.append(not_drawn_note(len(sums), "district(s) with a surface"))
+        notes.append(not_drawn_note(len(sums), _("district(s) with a surface")))
     else:
         figure = surface_figure(sums)
-    return Chart(SURFACE_CHART, "Built surface of the approved permits", figure, notes)
+    return Chart(SURFACE_CHART, _("Built surface of the approved permits"), figure, notes)
 
 
 def report_charts(data: Permits, today: date | None = None, demo: bool = False) -> list[Chart]:
@@ -508,8 +545,10 @@ def _share(part: int, whole: int) -> str:
 
 def demo_lines() -> list[str]:
     return [
-        f"**{DEMO_MARK}**: made by `python -m tools.demo` from a local replica of the site;"
-        " the permits are invented, not La Paz's.",
+        _(
+            "**{mark}**: made by `python -m tools.demo` from a local replica of the site;"
+            " the permits are invented, not La Paz's."
+        ).format(mark=DEMO_MARK),
         "",
     ]
 
@@ -529,38 +568,53 @@ def summary_markdown(data: Permits, source: Path, charts: list[Chart], demo: boo
     reasons = failed_pages["page_error"].map(error_reason).value_counts()
     sources = data.table["source"].value_counts()
     by_source = ", ".join(
-        f"{name} {int(sources.get(name, 0)):,}" for name in SOURCE_BY_SIDE.values()
+        f"{name} {number(int(sources.get(name, 0)))}" for name in SOURCE_BY_SIDE.values()
     )
     dated = permits["registered"].dropna()
     macro_distritos = permits["macro_distrito"].value_counts().head(TOP_MACRO_DISTRITOS)
 
-    lines = ["# Building permits of La Paz: summary", ""]
+    lines = [_("# Building permits of La Paz: summary"), ""]
     if demo:
         lines += demo_lines()
     lines += [
         # The file's name only: a local path says nothing to whoever reads the summary.
-        f"From `{source.name}`: {len(data.table):,} rows ({by_source} by `fuente`).",
+        _("From `{source}`: {rows} rows ({by_source} by `fuente`).").format(
+            source=source.name, rows=number(len(data.table)), by_source=by_source
+        ),
         "",
-        f"- Trámites (applications; rows with API data): {len(permits):,}",
-        f"- Approved (`resultado` {APPROVED}): {approved:,} ({_share(approved, len(permits))})",
-        f"- Permit pages: {len(pages):,}; ok: {len(pages) - len(failed_pages):,};"
-        f" with errors: {len(failed_pages):,}",
+        _("- Trámites (applications; rows with API data): {count}").format(
+            count=number(len(permits))
+        ),
+        _("- Approved (`resultado` {approved_value}): {count} ({share})").format(
+            approved_value=APPROVED, count=number(approved), share=_share(approved, len(permits))
+        ),
+        _("- Permit pages: {pages}; ok: {ok}; with errors: {failed}").format(
+            pages=number(len(pages)),
+            ok=number(len(pages) - len(failed_pages)),
+            failed=number(len(failed_pages)),
+        ),
     ]
-    lines += [f"  - {reason}: {int(count):,}" for reason, count in reasons.items()]
+    lines += [f"  - {reason}: {number(int(count))}" for reason, count in reasons.items()]
     if dated.empty:
-        lines.append("- Registered: no dates")
+        lines.append(_("- Registered: no dates"))
     else:
         lines.append(
-            f"- Registered from {dated.min():%Y-%m-%d} to {dated.max():%Y-%m-%d};"
-            f" without a date: {len(permits) - len(dated):,}"
+            _("- Registered from {first} to {last}; without a date: {undated}").format(
+                first=f"{dated.min():%Y-%m-%d}",
+                last=f"{dated.max():%Y-%m-%d}",
+                undated=number(len(permits) - len(dated)),
+            )
         )
-    lines += ["", f"## Top {TOP_MACRO_DISTRITOS} macro-districts", ""]
-    lines += ["| Macro-distrito | Trámites | Share |", "|---|---:|---:|"]
+    lines += ["", _("## Top {count} macro-districts").format(count=TOP_MACRO_DISTRITOS), ""]
     lines += [
-        f"| {name} | {int(count):,} | {_share(int(count), len(permits))} |"
+        "| {} | {} | {} |".format(_("Macro-distrito"), _("Trámites"), _("Share")),
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {number(int(count))} | {_share(int(count), len(permits))} |"
         for name, count in macro_distritos.items()
     ]
-    lines += ["", "## Charts"]
+    lines += ["", _("## Charts")]
     for chart in charts:
         lines += chart_lines(chart)
     return "\n".join([*lines, ""])
@@ -589,7 +643,9 @@ def write_report(
         summary.write_text(summary_markdown(data, source, charts, demo), encoding="utf-8")
     except OSError as error:
         raise ReportError(
-            f"{output_dir}: output folder not writable ({error.strerror or error})"
+            _("{folder}: output folder not writable ({why})").format(
+                folder=output_dir, why=error.strerror or error
+            )
         ) from None
     return [*written, summary]
 
@@ -597,25 +653,30 @@ def write_report(
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m postprocess.report",
-        description="Charts and a Markdown summary of the merged permit table.",
+        description=_("Charts and a Markdown summary of the merged permit table."),
     )
     parser.add_argument(
         "--input",
         type=Path,
-        help="the merged table, .csv, .parquet or .jsonl"
-        f" (default: {DEFAULT_OUTPUT} in the data folder, {DEFAULT_INPUT})",
+        help=_(
+            "the merged table, .csv, .parquet or .jsonl (default: {name} in the data folder,"
+            " {default})"
+        ).format(name=DEFAULT_OUTPUT, default=DEFAULT_INPUT),
     )
     parser.add_argument(
         "--output-dir",
         type=Path,
-        help=f"folder for the charts and {SUMMARY_FILE}"
-        f" (default: a folder {REPORT_FOLDER} next to the input)",
+        help=_(
+            "folder for the charts and {summary} (default: a folder {folder} next to the input)"
+        ).format(summary=SUMMARY_FILE, folder=REPORT_FOLDER),
     )
     parser.add_argument(
         "--data-dir",
         type=Path,
-        help="the crawl's data folder: the merged table's and the history's"
-        " (default: the input's folder, else data)",
+        help=_(
+            "the crawl's data folder: the merged table's and the history's"
+            " (default: the input's folder, else data)"
+        ),
     )
     args = parser.parse_args(argv)
     # `--data-dir demo-data` alone reads the demo's table, as the merge's option writes it.
@@ -634,7 +695,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ReportError, HistoryReportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"Wrote {', '.join(path.name for path in written)} to {args.output_dir}")
+    print(
+        _("Wrote {files} to {folder}").format(
+            files=", ".join(path.name for path in written), folder=args.output_dir
+        )
+    )
     return 0
 
 

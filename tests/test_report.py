@@ -153,6 +153,62 @@ def test_summary_counts(tmp_path):
     assert str(tmp_path) not in summary
 
 
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "es_BO.UTF-8",
+            [
+                "# Trámites de permisos de construcción de La Paz: resumen",
+                "- Trámites (solicitudes; filas con datos de la API): 5\n",
+                "- Aprobados (`resultado` APROBADO): 3 (60%)\n",
+                "- Páginas de permisos: 4; bien: 2; con errores: 2\n",
+                "- Registrados del 2022-07-01 al 2024-12-31; sin fecha: 1\n",
+                "| Macrodistrito | Trámites | Proporción |",
+                "## Gráficos",
+            ],
+        ),
+        ("en_US.UTF-8", ["# Building permits of La Paz: summary", "## Charts"]),
+    ],
+)
+def test_the_summary_speaks_the_users_language(tmp_path, capsys, user_locale, locale, expected):
+    user_locale(locale)
+    output_dir = run_report(tmp_path)
+
+    summary = (output_dir / SUMMARY_FILE).read_text(encoding="utf-8")
+    for line in expected:
+        assert line in summary
+    wrote = "Se escribieron" if locale.startswith("es") else "Wrote"
+    assert capsys.readouterr().out.startswith(f"{wrote} {TRAMITES_CHART}, ")
+
+
+def test_chart_titles_and_axes_are_spanish_under_a_bolivian_locale(user_locale):
+    user_locale("es_BO.UTF-8")
+    frame = pd.DataFrame(ROWS, columns=COLUMNS, dtype="str").replace("", pd.NA)
+    permits = Permits.from_merged(frame, Path("merged.csv")).permits
+
+    chart = tramites_per_year_chart(permits, today=date(2030, 1, 1))
+    axes = chart.figure.axes[0]
+    assert axes.get_title() == "Trámites (solicitudes) por año de registro"
+    assert axes.get_xlabel() == "Año de registro (fecha_registro)"
+    assert axes.get_ylabel() == "Trámites (solicitudes)"
+    assert axes.get_legend().get_title().get_text() == "Macrodistrito"
+    assert chart.notes[0].startswith("Cada trámite (solicitud) de la capa")
+    approvals = approved_per_year_chart(permits, today=date(2030, 1, 1))
+    assert approvals.heading == "Permisos aprobados por año"
+    surface = surface_by_district_chart(permits)
+    assert surface.heading == "Superficie construida de los permisos aprobados"
+
+
+def test_a_spanish_error_line_under_a_bolivian_locale(tmp_path, capsys, user_locale):
+    user_locale("es_BO.UTF-8")
+    absent = tmp_path / "absent.csv"
+
+    assert error_of(["--input", str(absent)], capsys) == (
+        f"error: {absent}: no existe el archivo (ejecute primero python -m postprocess.merge)\n"
+    )
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
 def test_parquet_and_jsonl_inputs_give_the_same_summary(tmp_path, suffix):
     csv_summary = (run_report(tmp_path) / SUMMARY_FILE).read_text(encoding="utf-8")

@@ -33,6 +33,10 @@ TARGET = "test-scrapyd"
 USERNAME, PASSWORD = "lapaz-ci", "not-a-real-secret"
 CREDENTIAL_VARIABLES = ("LAPAZ_TEST_SCRAPYD_USERNAME", "LAPAZ_TEST_SCRAPYD_PASSWORD")
 
+# The job's lines in English, whatever the locale Scrapyd was started under: the language
+# travels as a setting (LAPAZ_IDIOMA), as a scheduled job would set it.
+IN_ENGLISH = {"LAPAZ_IDIOMA": "en"}
+
 
 @pytest.fixture(scope="module")
 def replica():
@@ -85,7 +89,8 @@ def test_egg_holds_every_module_and_the_settings_entry_point(tmp_path):
 
 def test_scheduled_crawl_writes_the_items_feed_and_our_json_lines(scrapyd, replica, tmp_path):
     data_dir = tmp_path / "data"
-    job_id = scrapyd.schedule(SPIDER, crawl_settings(replica, data_dir), {"limite": LIMIT})
+    settings = crawl_settings(replica, data_dir, **IN_ENGLISH)
+    job_id = scrapyd.schedule(SPIDER, settings, {"limite": LIMIT})
     job = scrapyd.wait_for_job(job_id, JOB_TIMEOUT)
 
     log = job_log_text(scrapyd, job_id)
@@ -120,7 +125,9 @@ def test_scheduled_crawl_writes_the_items_feed_and_our_json_lines(scrapyd, repli
 
 def test_incomplete_harvest_fails_the_job_and_relative_data_dir_is_under_scrapyd(scrapyd, replica):
     # A layer that is not there: the harvest cannot complete.
-    settings = crawl_settings(replica, Path(), LAPAZ_WFS_URL=replica.url + "/no-such-layer")
+    settings = crawl_settings(
+        replica, Path(), LAPAZ_WFS_URL=replica.url + "/no-such-layer", **IN_ENGLISH
+    )
     # Left to its default, `data`, LAPAZ_DATA_DIR resolves against Scrapyd's working folder.
     del settings["LAPAZ_DATA_DIR"]
     job_id = scrapyd.schedule(SPIDER, settings, {"limite": LIMIT})

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import orjson
 
+from lapaz.i18n import _
 from lapaz.records.diff import changes
 from lapaz.storage.files import atomic_file
 from lapaz.storage.jsonl import parse_jsonl, read_jsonl
@@ -71,7 +72,9 @@ def read_snapshot(path: Path) -> list[dict]:
     try:
         content = gzip.decompress(path.read_bytes())
     except (OSError, EOFError) as error:
-        raise OSError(f"{path}: cannot read the snapshot ({error})") from None
+        raise OSError(
+            _("{path}: cannot read the snapshot ({error})").format(path=path, error=error)
+        ) from None
     return parse_jsonl(content, str(path)).records
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import orjson
 
+from lapaz.i18n import _
 from lapaz.records.pick import keep_replaced_pages, one_record_per_page
 from lapaz.records.schema import PageOutcome
 from lapaz.storage import history
@@ -134,15 +135,19 @@ class DataStore:
             return
         if (self.data_dir / TRAMITES_FILE).exists():
             logger.warning(
-                "The harvest is incomplete: %s keeps the last complete one, and this run's"
-                " features are in %s",
+                _(
+                    "The harvest is incomplete: %s keeps the last complete one, and this run's"
+                    " features are in %s"
+                ),
                 TRAMITES_FILE,
                 partial,
             )
         elif partial.stat().st_size:
             logger.warning(
-                "The harvest is incomplete and there is no complete one yet: this run's"
-                " features are in %s (postprocess.merge --parcial merges them)",
+                _(
+                    "The harvest is incomplete and there is no complete one yet: this run's"
+                    " features are in %s (postprocess.merge --parcial merges them)"
+                ),
                 partial,
             )
 

@@ -4,6 +4,8 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lapaz.i18n import _
+
 logger = logging.getLogger(__name__)
 
 # In the data folder: pages that no longer look like permit pages (lapaz.permits.drift).
@@ -36,6 +38,6 @@ class LayoutSamples:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(body)
         except OSError as error:
-            logger.warning("Could not keep a sample page in %s: %s", path, error)
+            logger.warning(_("Could not keep a sample page in %s: %s"), path, error)
             return headings, None
         return headings, str(path)
