@@ -33,10 +33,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with ReplicaServer(ReplicaConfig(features=options.features, latency=options.latency)) as site:
         print(f"replica of the site at {site.url} ({options.features} permits)", flush=True)
-        # The project's own politeness settings, only pointed at the replica.
+        # The project's own politeness and console settings, only pointed at the replica.
         settings = crawl_settings(site, data_dir)
-        for speed_up in ("AUTOTHROTTLE_ENABLED", "CONCURRENT_REQUESTS_PER_DOMAIN"):
-            settings.pop(speed_up)
+        for test_only in ("AUTOTHROTTLE_ENABLED", "CONCURRENT_REQUESTS_PER_DOMAIN", "LOG_LEVEL"):
+            settings.pop(test_only)
         crawl = subprocess.run(crawl_command(settings), cwd=PROJECT_ROOT, check=False)
     if crawl.returncode != 0:
         print(f"the crawl failed (exit status {crawl.returncode})", file=sys.stderr)
