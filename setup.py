@@ -9,6 +9,8 @@ setup(
     version=__version__,
     description="Harvest La Paz (Bolivia) building-permit records: WFS features and pages.",
     packages=find_packages(include=["lapaz", "lapaz.*"]),
+    # The message catalogs (lapaz/i18n.py): the egg Scrapyd runs speaks Spanish too.
+    package_data={"lapaz": ["locale/*/LC_MESSAGES/lapaz.mo", "locale/*/LC_MESSAGES/lapaz.po"]},
     python_requires=">=3.11",
     entry_points={"scrapy": ["settings = lapaz.settings"]},
 )

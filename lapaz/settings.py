@@ -235,8 +235,21 @@ SPIDERMON_SMTP_USER = os.environ.get("SPIDERMON_SMTP_USER")
 SPIDERMON_SMTP_PASSWORD = os.environ.get("SPIDERMON_SMTP_PASSWORD")
 SPIDERMON_SMTP_ENFORCE_TLS = os.environ.get("SPIDERMON_SMTP_ENFORCE_TLS")
 
+# --- Language and console ----------------------------------------------------------------
+# The language of every line a person reads (errors, the summary, the monitors, and the
+# postprocess commands' output): `es` or `en`. Empty: the locale's, as gettext reads it
+# (LANGUAGE, LC_ALL, LC_MESSAGES, LANG), Spanish when none is set or it names another
+# language. The environment variable LAPAZ_IDIOMA does the same for every command.
+LAPAZ_IDIOMA = os.environ.get("LAPAZ_IDIOMA", "")
+
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = "INFO"  # default: DEBUG
+# On the console, `scrapy crawl` shows our lines (progress, warnings, the summary, the
+# error line) and only Scrapy's warnings and errors: not its start-up banner, the
+# middlewares it enabled, nor its stats (lapaz/commands/console.py). Scrapy's lines come
+# back, unchanged, with LAPAZ_LOG_SCRAPY = True, a level given on the command line
+# (`--loglevel INFO`, `-s LOG_LEVEL=DEBUG`) or a LOG_FILE (Scrapyd's job logs keep them all).
+LAPAZ_LOG_SCRAPY = False
 # Scrapy's remote-control HTTP server (a debugging aid on a local port, like the telnet
 # console above): off, a scheduled harvest opens no port.
 REMOTE_CONTROL_ENABLED = False  # default: True

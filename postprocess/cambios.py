@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lapaz.i18n import _
 from lapaz.records.diff import KEY
 from lapaz.storage.history import CHANGES_FILE
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
@@ -64,7 +65,9 @@ def read_changes(data_dir: Path) -> list[dict]:
     path = data_dir / CHANGES_FILE
     if not path.exists():
         raise CambiosError(
-            f"{path}: file not found (the change log starts with the second complete harvest)"
+            _(
+                "{path}: file not found (the change log starts with the second complete harvest)"
+            ).format(path=path)
         )
     try:
         return read_jsonl(path).records
@@ -76,29 +79,37 @@ def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            _("expected a day as YYYY-MM-DD, got {text!r}").format(text=text)
+        ) from None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m postprocess.cambios",
-        description="The change log (cambios.jsonl) as a CSV or Parquet table.",
+        description=_("The change log (cambios.jsonl) as a CSV or Parquet table."),
     )
     parser.add_argument(
-        "--data-dir", type=Path, default=Path("data"), help="folder holding cambios.jsonl"
+        "--data-dir", type=Path, default=Path("data"), help=_("folder holding cambios.jsonl")
     )
     parser.add_argument(
-        "--desde", type=_day, help="only harvests on or after this UTC day (YYYY-MM-DD)"
+        "--desde", type=_day, help=_("only harvests on or after this UTC day (YYYY-MM-DD)")
     )
     parser.add_argument(
         "--output",
         type=Path,
-        help=f"output file, .csv or .parquet (default: DATA_DIR/{DEFAULT_OUTPUT})",
+        help=_("output file, .csv or .parquet (default: DATA_DIR/{default})").format(
+            default=DEFAULT_OUTPUT
+        ),
     )
     args = parser.parse_args(argv)
     args.output = args.output or args.data_dir / DEFAULT_OUTPUT
     if args.output.suffix.lower() not in OUTPUT_FORMATS:
-        parser.error(f"--output must end in {', '.join(OUTPUT_FORMATS)}: {args.output}")
+        parser.error(
+            _("--output must end in {formats}: {path}").format(
+                formats=", ".join(OUTPUT_FORMATS), path=args.output
+            )
+        )
     return args
 
 
@@ -109,12 +120,20 @@ def main(argv: list[str] | None = None) -> int:
         try:
             write_table(changes_frame(lines), args.output)
         except OSError as error:
-            raise CambiosError(f"{args.output}: cannot write ({error.strerror or error})") from None
+            raise CambiosError(
+                _("{path}: cannot write ({why})").format(
+                    path=args.output, why=error.strerror or error
+                )
+            ) from None
     except CambiosError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     harvests = len({line.get("cosecha") for line in lines})
-    print(f"Wrote {len(lines)} changes from {harvests} harvests to {args.output}")
+    print(
+        _("Wrote {changes} changes from {harvests} harvests to {path}").format(
+            changes=len(lines), harvests=harvests, path=args.output
+        )
+    )
     return 0
 
 

@@ -7,7 +7,7 @@ Prepares, next to the GeoPackage, a folder `datasette/` (`datasette-sin-nombres/
 
 - `<name>.db`: an SQLite copy of the layer `tramites` without the GeoPackage's internal
   tables and binary geometry (the map is drawn from `latitude` and `longitude`), rows keyed
-  by `id_pc_tramite`, the columns a reader looks at first, the personal names last (or left
+  by `id_pc_tramite`, the columns a reader looks at first, the personal data last (or left
   out), `anio_registro` for facets by year, and a full-text index on the descriptive text;
 - `metadata.json`: title, description, source, how to cite, licence, every column's
   description and unit (in Spanish, from postprocess.diccionario), suggested facets, the
@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+from lapaz.i18n import _
 from lapaz.records.schema import order_keys
 from lapaz.records.values import la_paz_year
 from postprocess.diccionario import column_term, plain_text
 from postprocess.formats import LAYER
-from postprocess.privacy import is_personal_name
+from postprocess.privacy import is_personal
 
 TABLE = LAYER
 FTS_TABLE = f"{TABLE}_fts"
@@ -122,8 +123,8 @@ def layer_columns(connection: sqlite3.Connection) -> list[tuple[str, str]]:
 
 
 def served_columns(columns: list[str], without_names: bool) -> list[str]:
-    """The columns to serve in reading order; personal names last, or left out."""
-    names = [name for name in columns if is_personal_name(name)]
+    """The columns to serve in reading order; personal data last, or left out."""
+    names = [name for name in columns if is_personal(name)]
     others = [name for name in columns if name not in names]
     ordered = order_keys(others, LEADING_COLUMNS)
     return ordered if without_names else [*ordered, *names]
@@ -147,7 +148,9 @@ def copy_layer(
     are keyed by id_pc_tramite. `types` are the layer's column types, `anio_registro`
     included when the layer has `fecha_registro`."""
     if KEY not in types:
-        raise PrepareError(f"the layer {TABLE!r} has no column {KEY}")
+        raise PrepareError(
+            _("the layer {layer!r} has no column {column}").format(layer=TABLE, column=KEY)
+        )
     keyed = has_unique_keys(connection)
     columns = served_columns(list(types), without_names)
     definitions = [
@@ -224,10 +227,10 @@ def citation(day: str | None) -> str:
 
 def description_html(day: str | None, without_names: bool) -> str:
     names = (
-        "Sin nombres de personas (servido con --sin-nombres)."
+        "Sin datos personales: ni nombres ni registros de arquitectos (servido con --sin-nombres)."
         if without_names
-        else "Incluye nombres de solicitantes y arquitectos: datos personales; para servir"
-        " al público use --sin-nombres."
+        else "Incluye nombres de solicitantes y arquitectos y el registro de los arquitectos:"
+        " datos personales; para servir al público use --sin-nombres."
     )
     return (
         "<p>Los trámites territoriales (permisos de construcción) de La Paz, Bolivia, con los"
@@ -272,7 +275,7 @@ def metadata(
 
 def check_geopackage(path: Path) -> None:
     if not path.is_file():
-        raise PrepareError(f"{path}: file not found")
+        raise PrepareError(_("{path}: file not found").format(path=path))
     with closing(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)) as connection:
         try:
             found = connection.execute(
@@ -282,8 +285,10 @@ def check_geopackage(path: Path) -> None:
             found = None
     if not found:
         raise PrepareError(
-            f"{path}: no layer {TABLE!r} (write one with python -m postprocess.merge"
-            f" --output {path.name})"
+            _(
+                "{path}: no layer {layer!r} (write one with python -m postprocess.merge"
+                " --output {name})"
+            ).format(path=path, layer=TABLE, name=path.name)
         )
 
 
@@ -336,33 +341,44 @@ def main(argv: list[str] | None = None) -> NoReturn:
     """Prepare the GeoPackage and serve it; exits 1 with a one-line error if it cannot."""
     parser = argparse.ArgumentParser(
         prog="python -m postprocess.datasette",
-        description="Serve the merged GeoPackage with Datasette: described, searchable, mapped.",
+        description=_("Serve the merged GeoPackage with Datasette: described, searchable, mapped."),
     )
-    parser.add_argument("geopackage", type=Path, help="the merge's .gpkg output")
+    parser.add_argument("geopackage", type=Path, help=_("the merge's .gpkg output"))
     parser.add_argument(
         "--sin-nombres",
         action="store_true",
-        help="leave out the columns with personal names (serving for the public)",
+        help=_("leave out the personal data: names, architects' registry (serving for the public)"),
     )
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)"
+        "--host", default="127.0.0.1", help=_("address to listen on (0.0.0.0: every interface)")
     )
     args = parser.parse_args(argv)
     missing = [name for name in SERVING_PACKAGES if importlib.util.find_spec(name) is None]
     if missing:
         parser.exit(
             1,
-            f"error: {', '.join(missing)} not installed: pip install -r requirements-extras.txt\n",
+            _("error: {packages} not installed: pip install -r requirements-extras.txt").format(
+                packages=", ".join(missing)
+            )
+            + "\n",
         )
     try:
         prepared = prepare(args.geopackage, args.sin_nombres)
     except (PrepareError, sqlite3.DatabaseError) as error:
         parser.exit(1, f"error: {error}\n")
     if not prepared.keyed:
-        print(f"warning: {KEY} is missing or repeated: rows are keyed by number", file=sys.stderr)
+        print(
+            _("warning: {column} is missing or repeated: rows are keyed by number").format(
+                column=KEY
+            ),
+            file=sys.stderr,
+        )
     address = f"http://{args.host}:{args.port}/{prepared.database.stem}/{TABLE}"
-    print(f"Serving {prepared.database} at {address}", flush=True)
+    print(
+        _("Serving {database} at {address}").format(database=prepared.database, address=address),
+        flush=True,
+    )
     serve(prepared, args.host, args.port)
 
 

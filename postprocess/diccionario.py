@@ -13,6 +13,7 @@ import re
 import sys
 from pathlib import Path
 
+from lapaz.i18n import _
 from lapaz.records.schema import FLOAT_FIELDS, INTEGER_FIELDS, TEXT_CODE_FIELDS, TRAMITE_PROPERTIES
 from postprocess.blds import BLDS_MAPPING
 from postprocess.dictionary_data import (
@@ -20,7 +21,7 @@ from postprocess.dictionary_data import (
     DATE_FIELDS,
     MERGE_TERMS,
     PAGE_TERMS,
-    PERSONAL_NAME_FIELDS,
+    PERSONAL_FIELDS,
     WFS_TERMS,
     Term,
 )
@@ -55,9 +56,7 @@ def _cell(text: str) -> str:
 
 
 def row(name: str, term: Term, source: str, kind: str) -> str:
-    personal = (
-        " **Dato personal** (`--sin-nombres` la omite)." if name in PERSONAL_NAME_FIELDS else ""
-    )
+    personal = " **Dato personal** (`--sin-nombres` la omite)." if name in PERSONAL_FIELDS else ""
     cells = [f"`{name}`", term.english, source, kind, term.unit, term.meaning + personal]
     cells.append(f"`{term.example}`" if term.example else "")
     return "| " + " | ".join(_cell(cell) for cell in cells) + " |"
@@ -200,22 +199,31 @@ def dictionary_markdown() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m postprocess.diccionario")
+    parser = argparse.ArgumentParser(
+        prog="python -m postprocess.diccionario",
+        description=_("Write the data dictionary (docs/diccionario.md) from the code."),
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
-        "--check", action="store_true", help="fail if the file differs from what would be written"
+        "--check",
+        action="store_true",
+        help=_("fail if the file differs from what would be written"),
     )
     args = parser.parse_args(argv)
     text = dictionary_markdown()
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.is_file() else None
         if current != text:
-            print(f"error: {args.output} is out of date: run python -m postprocess.diccionario")
+            print(
+                _("error: {path} is out of date: run python -m postprocess.diccionario").format(
+                    path=args.output
+                )
+            )
             return 1
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
-    print(f"Wrote {args.output}")
+    print(_("Wrote {path}").format(path=args.output))
     return 0
 
 

@@ -12,10 +12,17 @@ DATE_FIELDS = ("fecha_registro", "fecha_aprobacion", "fecha_registro_arch")
 # Every column holding a moment: the WFS dates and when the crawl received each answer.
 TIMESTAMP_FIELDS = (*DATE_FIELDS, "fecha_consulta", "fecha_consulta_pagina")
 # Columns holding a person's name: left out by `postprocess.merge --sin-nombres`.
-PERSONAL_NAME_FIELDS = ("solicitante", "arquitecto_nombre", "otro__arquitecto_reponsable")
-# A page row whose label has one of these words holds a person's name too (a new template
-# may add "Propietario" or a corrected "Arquitecto Responsable").
-PERSONAL_NAME_WORDS = ("solicitante", "propietario", "arquitecto", "reponsable", "responsable")
+# Personal data: the names of applicants and architects, and the architect's registry
+# number (it identifies one person as surely as the name does).
+PERSONAL_FIELDS = (
+    "solicitante",
+    "arquitecto_nombre",
+    "arquitecto_registro_nacional_cab",
+    "otro__arquitecto_reponsable",
+)
+# A page row whose label has one of these words is about a person too (a new template may
+# add "Propietario", a corrected "Arquitecto Responsable" or the architect's registry).
+PERSONAL_WORDS = ("solicitante", "propietario", "arquitecto", "reponsable", "responsable")
 
 
 @dataclass(frozen=True)

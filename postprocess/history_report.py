@@ -3,8 +3,9 @@
 Reads `cambios.jsonl` and the snapshots in `historial/` of the data folder (see
 lapaz.storage.history): the changes of the latest harvest counted by kind, the permits it newly
 approved (a `resultado` that became APROBADO, or a new permit already APROBADO), and a
-chart of the layer's size and of its approved permits over the harvests kept. Nothing is
-added when the folder keeps no history.
+chart of the layer's size and of its approved permits over the harvests kept (from the
+second harvest on: one harvest would be a chart of one point). A harvest that changed
+nothing is said to have no changes. Nothing is added when the folder keeps no history.
 """
 
 import math
@@ -15,13 +16,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from lapaz.i18n import N_, _, number
 from lapaz.records.diff import KEY, MODIFIED, NEW, REMOVED, id_order
 from lapaz.storage.history import CHANGES_FILE, harvest_label, read_snapshot, snapshots
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
+from postprocess.demo_mark import is_demo, mark_as_demo
 
 HISTORY_CHART = "harvests.png"
 APPROVED = "APROBADO"
-SECTION_TITLE = "## Since the last harvest"
+SECTION_TITLE = N_("## Since the last harvest")
 # The table of newly approved permits stops here; the count says how many there were.
 MAX_LISTED = 50
 LISTED_FIELDS = ["codigo_catastral", "numero_tramite", "fecha_aprobacion", "macro_distrito"]
@@ -89,15 +92,14 @@ def harvests_chart(sizes: pd.DataFrame) -> Figure:
     # One step per harvest, labelled by its time: harvests come at uneven intervals, and a
     # time axis would squeeze two harvests of one day into a dot.
     steps = list(range(len(sizes)))
-    axes.plot(steps, sizes["permits"], marker="o", label="permits in the layer")
+    axes.plot(steps, sizes["permits"], marker="o", label=_("permits in the layer"))
     axes.plot(steps, sizes["approved"], marker="o", label=APPROVED, color="tab:green")
     every = max(1, math.ceil(len(steps) / MAX_TIME_LABELS))
     axes.set_xticks(steps[::every])
     axes.set_xticklabels([f"{time:%Y-%m-%d}\n{time:%H:%M}" for time in sizes["time"].iloc[::every]])
-    kept = "the one harvest kept" if len(sizes) == 1 else f"the {len(sizes):,} harvests kept"
-    axes.set_title(f"The layer over {kept}")
-    axes.set_xlabel("Harvest (UTC)")
-    axes.set_ylabel("Permits")
+    axes.set_title(_("The layer over the {count} harvests kept").format(count=number(len(sizes))))
+    axes.set_xlabel(_("Harvest (UTC)"))
+    axes.set_ylabel(_("Permits"))
     axes.set_ylim(bottom=0)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend()
@@ -109,36 +111,67 @@ def _cell(value: object) -> str:
     return "" if value is None else str(value).replace("|", "\\|")
 
 
+def first_harvest_lines(label: str) -> list[str]:
+    return [
+        _(
+            "One harvest kept so far ({label}): changes are counted from the second one on,"
+            " and `{chart}` is drawn from then on too."
+        ).format(label=label, chart=HISTORY_CHART),
+    ]
+
+
+def no_changes_lines(label: str) -> list[str]:
+    return [_("Harvest of {harvest} against the one before: no changes.").format(harvest=label)]
+
+
+def changes_lines(cosecha: str, lines: list[dict], approved: list[dict]) -> list[str]:
+    counts = change_counts(lines)
+    out = [
+        _("Harvest of {harvest} against the one before:").format(harvest=cosecha),
+        "",
+        _("- New permits (`nuevo`): {count}").format(count=number(counts[NEW])),
+        _("- Permits that left the layer (`retirado`): {count}").format(
+            count=number(counts[REMOVED])
+        ),
+        _("- Permits with changed fields (`modificado`): {count} ({fields} fields)").format(
+            count=number(counts[MODIFIED]),
+            fields=number(sum(line.get("tipo") == MODIFIED for line in lines)),
+        ),
+        _("- Newly approved: {count}").format(count=number(len(approved))),
+    ]
+    if approved:
+        columns = [KEY, "cambio", *LISTED_FIELDS]
+        out += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        out += [
+            "| " + " | ".join(_cell(row[c]) for c in columns) + " |"
+            for row in approved[:MAX_LISTED]
+        ]
+        if len(approved) > MAX_LISTED:
+            out.append(
+                "\n"
+                + _("…and {count} more (python -m postprocess.cambios)").format(
+                    count=number(len(approved) - MAX_LISTED)
+                )
+            )
+    return out
+
+
 def section_markdown(
     cosecha: str | None, lines: list[dict], approved: list[dict], sizes: pd.DataFrame
 ) -> str:
-    out = ["", SECTION_TITLE, ""]
-    if cosecha is None:
-        out.append(f"No changes logged yet: `{CHANGES_FILE}` starts with the second harvest.")
+    """The section: the latest harvest's changes, "no changes" when it logged none, or
+    that there is one harvest so far; the chart once there are two harvests to draw."""
+    latest = harvest_label(sizes["time"].iloc[-1]) if not sizes.empty else cosecha
+    out = ["", _(SECTION_TITLE), ""]
+    if len(sizes) < 2 and cosecha is None:
+        out += first_harvest_lines(latest)
+    elif cosecha != latest:
+        # The log has a line per change only: a harvest that changed nothing leaves none.
+        out += no_changes_lines(latest)
     else:
-        counts = change_counts(lines)
-        out += [
-            f"Harvest of {cosecha} against the one before:",
-            "",
-            f"- New permits (`nuevo`): {counts[NEW]:,}",
-            f"- Permits that left the layer (`retirado`): {counts[REMOVED]:,}",
-            f"- Permits with changed fields (`modificado`): {counts[MODIFIED]:,}"
-            f" ({sum(line.get('tipo') == MODIFIED for line in lines):,} fields)",
-            f"- Newly approved: {len(approved):,}",
-        ]
-        if approved:
-            columns = [KEY, "cambio", *LISTED_FIELDS]
-            out += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-            out += [
-                "| " + " | ".join(_cell(row[c]) for c in columns) + " |"
-                for row in approved[:MAX_LISTED]
-            ]
-            if len(approved) > MAX_LISTED:
-                out.append(
-                    f"\n…and {len(approved) - MAX_LISTED:,} more (python -m postprocess.cambios)"
-                )
-    if not sizes.empty:
-        out += ["", f"![The layer over the harvests kept]({HISTORY_CHART})"]
+        out += changes_lines(cosecha, lines, approved)
+    if len(sizes) >= 2:
+        out += ["", "![{}]({})".format(_("The layer over the harvests kept"), HISTORY_CHART)]
     out.append("")
     return "\n".join(out)
 
@@ -167,13 +200,20 @@ def write_history_section(data_dir: Path, output_dir: Path, summary: Path) -> li
     approved = newly_approved(latest, current)
     written = []
     try:
-        if not sizes.empty:
-            harvests_chart(sizes).savefig(output_dir / HISTORY_CHART, dpi=DPI)
+        # One harvest would be a chart of one point.
+        if len(sizes) >= 2:
+            figure = harvests_chart(sizes)
+            if is_demo(data_dir):
+                mark_as_demo(figure)
+            figure.savefig(output_dir / HISTORY_CHART, dpi=DPI)
             written.append(output_dir / HISTORY_CHART)
+        else:
+            # A chart of an earlier report would contradict this one.
+            (output_dir / HISTORY_CHART).unlink(missing_ok=True)
         with summary.open("a", encoding="utf-8") as stream:
             stream.write(section_markdown(cosecha, latest, approved, sizes))
     except OSError as error:
         raise HistoryReportError(
-            f"{output_dir}: cannot write ({error.strerror or error})"
+            _("{path}: cannot write ({why})").format(path=output_dir, why=error.strerror or error)
         ) from None
     return written

@@ -44,6 +44,7 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
+from lapaz.i18n import _
 from lapaz.permits.identity import decode_identifier
 from lapaz.records.schema import (
     DETALLE_FIELDS,
@@ -66,7 +67,7 @@ from lapaz.storage.store import (
 from postprocess.blds import blds_records
 from postprocess.formats import OUTPUT_FORMATS, write_table
 from postprocess.numeric import add_numeric_columns
-from postprocess.privacy import without_names
+from postprocess.privacy import without_personal_data
 
 DEFAULT_OUTPUT = "tramites_merge.csv"
 DEFAULT_BLDS_OUTPUT = "permisos_blds.csv"
@@ -323,21 +324,29 @@ def merge(tramites: pd.DataFrame, detalles: pd.DataFrame) -> tuple[pd.DataFrame,
 def format_report(report: MergeReport) -> str:
     """What the merge did, as lines for a person."""
     sources = ", ".join(f"{source} {count}" for source, count in report.rows_by_source.items())
-    lines = [f"Rows by fuente: {sources}"]
+    lines = [_("Rows by fuente: {sources}").format(sources=sources)]
     errors = sum(report.page_errors.values())
     reasons = ", ".join(f"{reason} {count}" for reason, count in report.page_errors.items())
-    lines.append(f"Pages with errors: {errors}" + (f" ({reasons})" if errors else ""))
-    lines.append(f"Page code differs from permit code: {report.codigo_mismatches} rows")
+    lines.append(
+        _("Pages with errors: {count}").format(count=errors) + (f" ({reasons})" if errors else "")
+    )
+    lines.append(
+        _("Page code differs from permit code: {count} rows").format(count=report.codigo_mismatches)
+    )
     lines += [
-        f"  id_pc_tramite {example['id_pc_tramite']}, numero_tramite"
-        f" {example['numero_tramite']}: {example['codigo_catastral']}"
-        f" vs page {example[PAGE_CODE_COLUMN]!r}"
+        _("  id_pc_tramite {id}, numero_tramite {numero}: {codigo} vs page {page_code}").format(
+            id=example["id_pc_tramite"],
+            numero=example["numero_tramite"],
+            codigo=example["codigo_catastral"],
+            page_code=repr(example[PAGE_CODE_COLUMN]),
+        )
         for example in report.mismatch_examples
     ]
     if report.duplicate_permits or report.duplicate_pages:
         lines.append(
-            f"Duplicates dropped: {report.duplicate_permits} permits listed twice,"
-            f" {report.duplicate_pages} pages recorded twice"
+            _(
+                "Duplicates dropped: {permits} permits listed twice, {pages} pages recorded twice"
+            ).format(permits=report.duplicate_permits, pages=report.duplicate_pages)
         )
     return "\n".join(lines)
 
@@ -357,23 +366,29 @@ def tramites_input(data_dir: Path, partial: bool) -> tuple[Path, list[str]]:
     if partial:
         if not interrupted.is_file():
             raise InputError(
-                f"{interrupted}: file not found (no interrupted harvest to merge;"
-                " merge without --parcial)"
+                _(
+                    "{path}: file not found (no interrupted harvest to merge;"
+                    " merge without --parcial)"
+                ).format(path=interrupted)
             )
         return interrupted, []
     if complete.is_file():
         newer = interrupted.is_file() and interrupted.stat().st_mtime > complete.stat().st_mtime
-        note = (
-            f"{interrupted} is newer: a later harvest was interrupted or is running;"
-            f" merging the last complete one, {complete} (--parcial merges the other)"
-        )
+        note = _(
+            "{partial} is newer: a later harvest was interrupted or is running;"
+            " merging the last complete one, {complete} (--parcial merges the other)"
+        ).format(partial=interrupted, complete=complete)
         return complete, [note] if newer else []
     if interrupted.is_file():
         raise InputError(
-            f"{complete}: file not found, but {interrupted} holds an interrupted harvest:"
-            " run the crawl again to complete it, or merge what it has with --parcial"
+            _(
+                "{complete}: file not found, but {partial} holds an interrupted harvest:"
+                " run the crawl again to complete it, or merge what it has with --parcial"
+            ).format(complete=complete, partial=interrupted)
         )
-    raise InputError(f"{complete}: file not found (run scrapy crawl tramites first)")
+    raise InputError(
+        _("{path}: file not found (run scrapy crawl tramites first)").format(path=complete)
+    )
 
 
 def data_folders(output: Path, data_dir: Path) -> list[Path]:
@@ -403,38 +418,43 @@ def no_features_to_merge(path: Path) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m postprocess.merge",
-        description="Merge the WFS permits (tramites.jsonl) with their pages (detalles.jsonl).",
+        description=_("Merge the WFS permits (tramites.jsonl) with their pages (detalles.jsonl)."),
     )
     parser.add_argument(
-        "--data-dir", type=Path, default=Path("data"), help="folder of the JSON-lines inputs"
+        "--data-dir", type=Path, default=Path("data"), help=_("folder of the JSON-lines inputs")
     )
     parser.add_argument(
         "--output",
         type=Path,
-        help=f"output file, {', '.join(OUTPUT_FORMATS)} (default: DATA_DIR/{DEFAULT_OUTPUT};"
-        f" with --blds DATA_DIR/{DEFAULT_BLDS_OUTPUT})",
+        help=_(
+            "output file, {formats} (default: DATA_DIR/{default}; with --blds DATA_DIR/{blds})"
+        ).format(
+            formats=", ".join(OUTPUT_FORMATS), default=DEFAULT_OUTPUT, blds=DEFAULT_BLDS_OUTPUT
+        ),
     )
     parser.add_argument(
         "--numeric",
         action="store_true",
-        help="add par__<key>_num and par__<key>_unidad after each par__ value with a number",
+        help=_("add par__<key>_num and par__<key>_unidad after each par__ value with a number"),
     )
     # Gone: a CSV is read wrong by a Spanish-locale spreadsheet whatever its encoding.
     parser.add_argument("--excel", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--sin-nombres",
         action="store_true",
-        help="leave out the columns with personal names (applicants, architects)",
+        help=_("leave out the personal data (names; the architects' registry numbers)"),
     )
     parser.add_argument(
         "--parcial",
         action="store_true",
-        help=f"merge an interrupted harvest ({TRAMITES_PARTIAL_FILE}), marked as incomplete",
+        help=_("merge an interrupted harvest ({file}), marked as incomplete").format(
+            file=TRAMITES_PARTIAL_FILE
+        ),
     )
     parser.add_argument(
         "--blds",
         action="store_true",
-        help="write the permits as BLDS core permit records (see docs/diccionario.md)",
+        help=_("write the permits as BLDS core permit records (see docs/diccionario.md)"),
     )
     args = parser.parse_args(argv)
     default = DEFAULT_BLDS_OUTPUT if args.blds else DEFAULT_OUTPUT
@@ -442,9 +462,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     suffix = args.output.suffix.lower()
     formats = BLDS_FORMATS if args.blds else OUTPUT_FORMATS
     if suffix not in formats:
-        parser.error(f"--output must end in {', '.join(formats)}: {args.output}")
+        parser.error(
+            _("--output must end in {formats}: {path}").format(
+                formats=", ".join(formats), path=args.output
+            )
+        )
     if args.excel:
-        parser.error("--excel is gone: spreadsheets open the .xlsx (--output FILE.xlsx)")
+        parser.error(_("--excel is gone: spreadsheets open the .xlsx (--output FILE.xlsx)"))
     return args
 
 
@@ -459,7 +483,7 @@ def read_inputs(args: argparse.Namespace) -> tuple[list[dict], list[dict], Path]
     if args.parcial and not tramites.records:
         raise InputError(no_features_to_merge(path))
     for warning in [*notes, *tramites.warnings, *detalles.warnings]:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(_("warning: {why}").format(why=warning), file=sys.stderr)
     return tramites.records, detalles.records, path
 
 
@@ -467,18 +491,28 @@ def output_table(merged: pd.DataFrame, args: argparse.Namespace) -> tuple[pd.Dat
     """The table to write as the options ask, and lines saying what they changed."""
     notes = []
     if args.sin_nombres:
-        merged, dropped = without_names(merged)
-        notes.append(f"Personal names left out: {', '.join(dropped) or 'none found'}")
+        merged, dropped = without_personal_data(merged)
+        notes.append(
+            _("Personal data left out: {columns}").format(
+                columns=", ".join(dropped) or _("none found")
+            )
+        )
     if args.parcial:
         merged = merged.assign(**{PARTIAL_COLUMN: pd.Series(True, index=merged.index)})
         notes.append(
-            f"INCOMPLETE HARVEST: merged from {TRAMITES_PARTIAL_FILE}, permits may be missing;"
-            f" the column {PARTIAL_COLUMN} marks every row"
+            _(
+                "INCOMPLETE HARVEST: merged from {file}, permits may be missing;"
+                " the column {column} marks every row"
+            ).format(file=TRAMITES_PARTIAL_FILE, column=PARTIAL_COLUMN)
         )
     if args.blds:
         permits = blds_records(merged)
         left_out = len(merged) - len(permits)
-        notes.append(f"BLDS: {len(permits)} permits ({left_out} pages without a permit left out)")
+        notes.append(
+            _("BLDS: {permits} permits ({left_out} pages without a permit left out)").format(
+                permits=len(permits), left_out=left_out
+            )
+        )
         merged = permits
     return merged, notes
 
@@ -502,11 +536,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write_table(table, args.output)
     except OSError as error:
-        print(f"error: {args.output}: cannot write ({error.strerror or error})", file=sys.stderr)
+        print(
+            _("error: {path}: cannot write ({why})").format(
+                path=args.output, why=error.strerror or error
+            ),
+            file=sys.stderr,
+        )
         return 1
     print(
-        f"Read {len(tramites)} permits ({source.name}) and {len(detalles)} pages;"
-        f" wrote {len(table)} rows, {len(table.columns)} columns to {args.output}"
+        _(
+            "Read {permits} permits ({file}) and {pages} pages;"
+            " wrote {rows} rows, {columns} columns to {output}"
+        ).format(
+            permits=len(tramites),
+            file=source.name,
+            pages=len(detalles),
+            rows=len(table),
+            columns=len(table.columns),
+            output=args.output,
+        )
     )
     print("\n".join([format_report(report), *notes]))
     return 0

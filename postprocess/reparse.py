@@ -22,6 +22,7 @@ import orjson
 from w3lib.url import safe_url_string
 from warcio.archiveiterator import ArchiveIterator
 
+from lapaz.i18n import _
 from lapaz.permits.page import PageAnswer, page_record, permit_fields, read_answer
 from lapaz.storage.files import ARCHIVE_DIR, ARCHIVE_SUFFIX, atomic_file, lock_folder
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
@@ -194,7 +195,11 @@ def run(data_dir: Path) -> str:
     path = data_dir / DETALLES_FILE
     files = warc_files(data_dir)
     if not files:
-        raise ReparseError(f"{data_dir / ARCHIVE_DIR}: no archive (*{FILE_SUFFIX}) to re-parse")
+        raise ReparseError(
+            _("{path}: no archive (*{suffix}) to re-parse").format(
+                path=data_dir / ARCHIVE_DIR, suffix=FILE_SUFFIX
+            )
+        )
     with lock_data_dir(data_dir):
         try:
             content = read_jsonl(path)
@@ -204,19 +209,34 @@ def run(data_dir: Path) -> str:
             logger.warning(warning)
         result = reparse(content.records, files)
         previous = replace_keeping_previous(path, result.records)
-    return (
-        f"Rebuilt {result.rebuilt} of {len(result.records)} page records from"
-        f" {len(files)} archive files; {result.changed} changed. Previous file: {previous}"
+    return _(
+        "Rebuilt {rebuilt} of {records} page records from"
+        " {files} archive files; {changed} changed. Previous file: {previous}"
+    ).format(
+        rebuilt=result.rebuilt,
+        records=len(result.records),
+        files=len(files),
+        changed=result.changed,
+        previous=previous,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m postprocess.reparse", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m postprocess.reparse",
+        description=_(
+            "Rebuild the page records (detalles.jsonl) from the archived answers (archivo/),"
+            " after a change of the page parser; the previous file is kept beside it."
+        ),
+    )
     parser.add_argument(
-        "--data-dir", type=Path, default=Path("data"), help="folder of detalles.jsonl and archivo/"
+        "--data-dir",
+        type=Path,
+        default=Path("data"),
+        help=_("folder of detalles.jsonl and archivo/"),
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
+    logging.basicConfig(format=_("warning: {why}").format(why="%(message)s"), level=logging.WARNING)
     try:
         print(run(args.data_dir))
     except ReparseError as error:

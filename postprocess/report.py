@@ -1,32 +1,39 @@
-"""Charts and a short summary of the merged permit table.
+"""Charts and a short summary of the merged table, each saying what it counts.
 
-    python -m postprocess.report [--input FILE] [--output-dir DIR]
+    python -m postprocess.report [--data-dir DIR] [--input FILE] [--output-dir DIR]
 
-Reads the table `python -m postprocess.merge` writes (default data/tramites_merge.csv; a
-.parquet or .jsonl input is read by its extension) and writes into DIR (default: a folder
-`report` next to the input, so data/report for the default input):
+Reads the table `python -m postprocess.merge` writes (default: tramites_merge.csv in the
+data folder, `--data-dir`, data by default; a .parquet or .jsonl input is read by its
+extension) and writes into a folder `report` next to it (or `--output-dir`):
 
-- `permits_per_year.png`: permits registered each year, stacked by macro-district; the
-  current year, still running, is hatched and labelled partial;
-- `permits_map.png`: where the permits are, coloured by year of registration;
+- `tramites_per_year.png`: every trámite (application, whatever its result) by year of
+  registration, stacked by macro-district; the current year, still running, hatched;
+- `approved_per_year.png`: the approved permits (`resultado` APROBADO) by year of
+  approval (`fecha_aprobacion`), stacked the same way;
+- `tramites_map.png`: the trámites at their coordinates, coloured by year of registration,
+  each distrito municipal's number at the middle of its trámites (no basemap: no free
+  source of La Paz's streets or district outlines works offline);
 - `surface_by_district.png`: built surface of the approved permits per distrito municipal
   (named with its macro-district): the WFS's `superficie_construida`, else the surface the
   permit page states; a parcel with several approved permits counts once, by its latest
   approval (several permits of a parcel are mostly renewals and revisions of one building);
-- `summary.md`: the counts (permits, approved, pages fetched and failed, dates, top
-  macro-districts) with the three charts embedded;
+- `summary.md`: the counts, then each chart with the notes on what it counts. Titles stay
+  short; the notes are here. A chart that would show one point is not drawn, and the
+  summary says so.
 - from the data folder (`--data-dir`, default the input's folder): "Since the last
   harvest" with `harvests.png` (postprocess.history_report), and "Runs", the run history,
   with `runs.png` once two runs are recorded (postprocess.runs_report).
 
-A permit is a row with API data (`fuente` API or Ambos); a page is a row with a page
-record (`fuente` HTML or Ambos), failed when `error_pagina` holds a reason.
+A trámite is a row with API data (`fuente` API or Ambos); a page is a row with a page
+record (`fuente` HTML or Ambos), failed when `error_pagina` holds a reason. When the data
+folder holds the demo's marker (`python -m tools.demo` writes it), every chart and the
+summary say DATOS DE DEMOSTRACIÓN: the replica's invented permits, not La Paz's.
 """
 
 import argparse
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -35,7 +42,9 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from lapaz.i18n import _, number
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
+from postprocess.demo_mark import DEMO_MARK, is_demo, mark_as_demo
 from postprocess.history_report import HistoryReportError, write_history_section
 from postprocess.merge import (
     DEFAULT_OUTPUT,
@@ -68,8 +77,9 @@ APPROVED = "APROBADO"
 UNKNOWN_MACRO_DISTRITO = "(unknown)"
 TOP_MACRO_DISTRITOS = 5
 
-YEAR_CHART = "permits_per_year.png"
-MAP_CHART = "permits_map.png"
+TRAMITES_CHART = "tramites_per_year.png"
+APPROVALS_CHART = "approved_per_year.png"
+MAP_CHART = "tramites_map.png"
 SURFACE_CHART = "surface_by_district.png"
 SUMMARY_FILE = "summary.md"
 DPI = 120
@@ -77,6 +87,10 @@ DPI = 120
 # the city to a dot. Points beyond these quantiles (plus a margin) fall outside the view.
 MAP_QUANTILES = (0.001, 0.999)
 MAP_MARGIN = 0.1
+
+
+# A chart needs at least this many points (years, dots, districts) to show anything.
+MIN_POINTS = 2
 
 
 class ReportError(Exception):
@@ -90,9 +104,15 @@ def read_table(path: Path) -> pd.DataFrame:
     """The merged table at `path`, in the format its extension names."""
     suffix = path.suffix.lower()
     if suffix not in INPUT_FORMATS:
-        raise ReportError(f"{path}: unknown format {suffix!r}, expected one of {INPUT_FORMATS}")
+        raise ReportError(
+            _("{path}: unknown format {suffix!r}, expected one of {formats}").format(
+                path=path, suffix=suffix, formats=", ".join(INPUT_FORMATS)
+            )
+        )
     if not path.is_file():
-        raise ReportError(f"{path}: file not found (run python -m postprocess.merge first)")
+        raise ReportError(
+            _("{path}: file not found (run python -m postprocess.merge first)").format(path=path)
+        )
     try:
         if suffix == ".csv":
             # All text, as written: codes keep their leading zeros, numbers are parsed below.
@@ -104,7 +124,9 @@ def read_table(path: Path) -> pd.DataFrame:
         raise ReportError(str(error)) from None
     except (OSError, ValueError) as error:
         # Parser messages may span lines; the error stays on one.
-        raise ReportError(f"{path}: cannot read ({' '.join(str(error).split())})") from None
+        raise ReportError(
+            _("{path}: cannot read ({error})").format(path=path, error=" ".join(str(error).split()))
+        ) from None
 
 
 @dataclass
@@ -118,8 +140,10 @@ class Permits:
         missing = [name for name in NEEDED_COLUMNS if name not in merged]
         if missing:
             raise ReportError(
-                f"{path}: missing columns {', '.join(missing)}"
-                " (expected the table python -m postprocess.merge writes)"
+                _(
+                    "{path}: missing columns {columns}"
+                    " (expected the table python -m postprocess.merge writes)"
+                ).format(path=path, columns=", ".join(missing))
             )
         registered = _dates(merged["fecha_registro"])
         macro_distrito = merged["macro_distrito"].astype("str").str.strip()
@@ -171,57 +195,155 @@ def _optional(frame: pd.DataFrame, name: str) -> pd.Series:
 # -- Charts ----------------------------------------------------------------------------
 
 
-def _no_data(axes) -> None:
-    axes.text(0.5, 0.5, "No data", ha="center", va="center", transform=axes.transAxes)
+@dataclass
+class Chart:
+    """A chart of the report: its file, the heading and notes the summary gives it, and
+    its figure (None when it is not drawn: the notes say why)."""
+
+    name: str
+    heading: str
+    figure: Figure | None
+    notes: list[str] = field(default_factory=list)
 
 
-def permits_per_year_chart(permits: pd.DataFrame, today: date | None = None) -> Figure:
-    """Stacked bars: permits per year of registration, one colour per macro-district.
+def not_drawn_note(points: int, what: str) -> str:
+    return _("Not drawn: {points} {what}, and a chart needs at least {minimum}.").format(
+        points=number(points), what=what, minimum=MIN_POINTS
+    )
 
-    The year of `today` (default: today, UTC) is still running: its bar is hatched and
-    its label says it is partial, up to the last registration date in the table.
-    """
-    today = today or datetime.now(UTC).date()
+
+def partial_year_note(year: int, last: datetime, what: str) -> str:
+    return _("{year} is still running (its bar is hatched): {what} up to {day}.").format(
+        year=year, what=what, day=f"{last:%Y-%m-%d}"
+    )
+
+
+def left_out_note(count: int, why: str) -> str:
+    return _("{count} left out: {why}.").format(count=number(count), why=why)
+
+
+@dataclass(frozen=True)
+class YearChartWords:
+    """What a per-year chart says: its title, axes, and what its bars count."""
+
+    heading: str
+    title: str
+    xlabel: str
+    ylabel: str
+    counted: str
+
+
+def tramites_words() -> YearChartWords:
+    return YearChartWords(
+        heading=_("Trámites (applications) per year"),
+        title=_("Trámites (applications) per year of registration"),
+        xlabel=_("Year of registration (fecha_registro)"),
+        ylabel=_("Trámites (applications)"),
+        counted=_("registrations"),
+    )
+
+
+def approvals_words() -> YearChartWords:
+    return YearChartWords(
+        heading=_("Approved permits (permisos aprobados) per year"),
+        title=_("Approved permits (permisos aprobados) per year"),
+        xlabel=_("Year of approval (fecha_aprobacion)"),
+        ylabel=_("Approved permits"),
+        counted=_("approvals"),
+    )
+
+
+def per_year_figure(counts: pd.DataFrame, today: date, words: YearChartWords) -> Figure:
+    """Stacked bars of `counts` (years × macro-districts); the year of `today` hatched."""
     figure = Figure(figsize=(10, 5.5), layout="constrained")
     axes = figure.add_subplot()
-    dated = permits[permits["year"].notna()]
-    counts = dated.groupby(["year", "macro_distrito"]).size().unstack(fill_value=0)
-    title = f"Permits per year by macro-district ({len(dated):,} permits with a date)"
-    if counts.empty:
-        _no_data(axes)
-    else:
-        # The largest macro-districts at the bottom of each bar and first in the legend.
-        counts = counts[counts.sum().sort_values(ascending=False).index]
-        years = [int(year) for year in counts.index]
-        hatches = ["//" if year == today.year else None for year in years]
-        colours = _colours(len(counts.columns))
-        bottom = pd.Series(0, index=counts.index)
-        for colour, macro_distrito in zip(colours, counts.columns, strict=True):
-            axes.bar(
-                years,
-                counts[macro_distrito],
-                bottom=bottom,
-                label=macro_distrito,
-                color=colour,
-                hatch=hatches,
-                edgecolor="white",
-            )
-            bottom = bottom + counts[macro_distrito]
-        axes.set_xticks(years, [_year_label(year, today) for year in years])
-        axes.legend(title="Macro-distrito", loc="upper left", bbox_to_anchor=(1.01, 1))
-        if today.year in years:
-            last = dated["registered"].max()
-            title += f"\n{today.year} is partial (hatched): registrations up to {last:%Y-%m-%d}"
-    axes.set_title(title)
-    axes.set_xlabel("Year of registration (fecha_registro)")
-    axes.set_ylabel("Permits")
+    # The largest macro-districts at the bottom of each bar and first in the legend.
+    counts = counts[counts.sum().sort_values(ascending=False).index]
+    years = [int(year) for year in counts.index]
+    hatches = ["//" if year == today.year else None for year in years]
+    colours = _colours(len(counts.columns))
+    bottom = pd.Series(0, index=counts.index)
+    for colour, macro_distrito in zip(colours, counts.columns, strict=True):
+        axes.bar(
+            years,
+            counts[macro_distrito],
+            bottom=bottom,
+            label=macro_distrito,
+            color=colour,
+            hatch=hatches,
+            edgecolor="white",
+        )
+        bottom = bottom + counts[macro_distrito]
+    axes.set_xticks(years, [_year_label(year, today) for year in years])
+    axes.legend(title=_("Macro-distrito"), loc="upper left", bbox_to_anchor=(1.01, 1))
+    axes.set_title(words.title)
+    axes.set_xlabel(words.xlabel)
+    axes.set_ylabel(words.ylabel)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(axis="y", alpha=0.3)
     return figure
 
 
+def per_year_chart(
+    name: str,
+    dated: pd.DataFrame,
+    dates: pd.Series,
+    words: YearChartWords,
+    notes: list[str],
+    today: date | None,
+) -> Chart:
+    """The rows of `dated` by the year of `dates` and macro-district, unless under two years."""
+    today = today or datetime.now(UTC).date()
+    counts = dated.assign(year=dates.dt.year).groupby(["year", "macro_distrito"]).size()
+    counts = counts.unstack(fill_value=0)
+    figure = None
+    if len(counts) < MIN_POINTS:
+        notes.append(
+            not_drawn_note(len(counts), _("year(s) with {what}").format(what=words.counted))
+        )
+    else:
+        figure = per_year_figure(counts, today, words)
+        if today.year in counts.index:
+            notes.append(partial_year_note(today.year, dates.max(), words.counted))
+    return Chart(name, words.heading, figure, notes)
+
+
+def tramites_per_year_chart(permits: pd.DataFrame, today: date | None = None) -> Chart:
+    """Every trámite (application) by year of registration, whatever its result."""
+    dated = permits[permits["registered"].notna()]
+    notes = [
+        _(
+            "Every trámite (application) of the layer, whatever its `resultado` (approved,"
+            " observed, rejected or none), by the year of `fecha_registro`: {count}."
+        ).format(count=number(len(dated))),
+    ]
+    if len(dated) < len(permits):
+        notes.append(left_out_note(len(permits) - len(dated), _("without a registration date")))
+    words = tramites_words()
+    return per_year_chart(TRAMITES_CHART, dated, dated["registered"], words, notes, today)
+
+
+def approved_per_year_chart(permits: pd.DataFrame, today: date | None = None) -> Chart:
+    """The approved permits (resultado APROBADO) by year of approval (fecha_aprobacion)."""
+    approved = permits[permits["resultado"] == APPROVED]
+    dated = approved[approved["approved_at"].notna()]
+    notes = [
+        _(
+            "Only the permits granted: `resultado` {approved_value}, by the year of"
+            " `fecha_aprobacion`: {count} of the {total} trámites."
+        ).format(approved_value=APPROVED, count=number(len(dated)), total=number(len(permits))),
+    ]
+    if len(dated) < len(approved):
+        notes.append(
+            left_out_note(len(approved) - len(dated), _("approved without an approval date"))
+        )
+    return per_year_chart(
+        APPROVALS_CHART, dated, dated["approved_at"], approvals_words(), notes, today
+    )
+
+
 def _year_label(year: int, today: date) -> str:
-    return f"{year}\n(partial)" if year == today.year else str(year)
+    return f"{year}\n" + _("(partial)") if year == today.year else str(year)
 
 
 def _colours(count: int) -> list:
@@ -237,54 +359,96 @@ def map_view(values: pd.Series) -> tuple[float, float]:
     return float(low - margin), float(high + margin)
 
 
-def permits_map_chart(permits: pd.DataFrame) -> tuple[Figure, int]:
-    """A scatter of the permits' coordinates coloured by year; also how many fell outside."""
-    figure = Figure(figsize=(8, 8), layout="constrained")
-    axes = figure.add_subplot()
-    located = permits[
+def located(permits: pd.DataFrame) -> pd.DataFrame:
+    """The trámites with plausible coordinates (0,0 is a missing point, not a place)."""
+    return permits[
         permits["latitude"].between(-90, 90)
         & permits["longitude"].between(-180, 180)
         & ~((permits["latitude"] == 0) & (permits["longitude"] == 0))
     ]
-    outside = 0
-    if located.empty:
-        _no_data(axes)
-    else:
-        latitudes = located["latitude"].astype(float)
-        longitudes = located["longitude"].astype(float)
-        south, north = map_view(latitudes)
-        west, east = map_view(longitudes)
-        outside = int((~(latitudes.between(south, north) & longitudes.between(west, east))).sum())
-        # Newest on top; undated permits in grey beneath everything.
-        undated = located["year"].isna()
-        axes.scatter(
-            longitudes[undated], latitudes[undated], s=4, color="lightgrey", label="no date"
+
+
+def map_figure(points: pd.DataFrame) -> tuple[Figure, int]:
+    """Dots coloured by year, district numbers at their middle; also how many fell outside."""
+    figure = Figure(figsize=(8, 8), layout="constrained")
+    axes = figure.add_subplot()
+    latitudes = points["latitude"].astype(float)
+    longitudes = points["longitude"].astype(float)
+    south, north = map_view(latitudes)
+    west, east = map_view(longitudes)
+    outside = int((~(latitudes.between(south, north) & longitudes.between(west, east))).sum())
+    # Newest on top; undated trámites in grey beneath everything.
+    undated = points["year"].isna()
+    axes.scatter(
+        longitudes[undated], latitudes[undated], s=4, color="lightgrey", label=_("no date")
+    )
+    dated = points[~undated].sort_values("year")
+    dots = axes.scatter(
+        dated["longitude"].astype(float),
+        dated["latitude"].astype(float),
+        c=dated["year"].astype(float),
+        s=4,
+        alpha=0.7,
+        cmap="viridis",
+    )
+    if not dated.empty:
+        colour_bar = figure.colorbar(dots, ax=axes, shrink=0.8)
+        colour_bar.set_label(_("Year of registration"))
+        colour_bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if undated.any():
+        axes.legend(loc="lower right", markerscale=3)
+    for district, middle in district_middles(points).iterrows():
+        axes.annotate(
+            f"D{district}",
+            (middle["longitude"], middle["latitude"]),
+            ha="center",
+            va="center",
+            fontsize="small",
+            fontweight="bold",
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.7, "lw": 0},
         )
-        dated = located[~undated].sort_values("year")
-        points = axes.scatter(
-            dated["longitude"].astype(float),
-            dated["latitude"].astype(float),
-            c=dated["year"].astype(float),
-            s=4,
-            alpha=0.7,
-            cmap="viridis",
-        )
-        if not dated.empty:
-            colour_bar = figure.colorbar(points, ax=axes, shrink=0.8)
-            colour_bar.set_label("Year of registration")
-            colour_bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        if undated.any():
-            axes.legend(loc="lower right", markerscale=3)
-        axes.set_xlim(west, east)
-        axes.set_ylim(south, north)
-        # A degree of longitude is shorter than one of latitude by cos(latitude).
-        axes.set_aspect(1 / math.cos(math.radians((south + north) / 2)))
-    note = f", {outside:,} outside the view" if outside else ""
-    axes.set_title(f"Permits on the map ({len(located):,} with coordinates{note})")
-    axes.set_xlabel("Longitude (°)")
-    axes.set_ylabel("Latitude (°)")
+    axes.set_xlim(west, east)
+    axes.set_ylim(south, north)
+    # A degree of longitude is shorter than one of latitude by cos(latitude).
+    axes.set_aspect(1 / math.cos(math.radians((south + north) / 2)))
+    axes.set_title(_("Trámites (applications) at their coordinates"))
+    axes.set_xlabel(_("Longitude (°)"))
+    axes.set_ylabel(_("Latitude (°)"))
     axes.grid(alpha=0.3)
     return figure, outside
+
+
+def district_middles(points: pd.DataFrame) -> pd.DataFrame:
+    """The median position of each distrito municipal's trámites, by district number."""
+    known = points[points["district"].notna()]
+    middles = known.groupby("district")[["longitude", "latitude"]].median()
+    middles.index = middles.index.astype(int)
+    return middles.astype(float)
+
+
+def tramites_map_chart(permits: pd.DataFrame) -> Chart:
+    """Where the trámites are; the notes say plainly what the map shows and what it lacks."""
+    points = located(permits)
+    notes = [
+        _(
+            "One dot per trámite (application, whatever its result) at its coordinates:"
+            " {count} of {total}; colour: year of registration. Each distrito"
+            " municipal's number (D1…) stands at the middle of its trámites. No streets and no"
+            " district outlines: no free source of them works offline."
+        ).format(count=number(len(points)), total=number(len(permits))),
+    ]
+    figure = None
+    if len(points) < MIN_POINTS:
+        notes.append(not_drawn_note(len(points), _("trámite(s) with coordinates")))
+    else:
+        figure, outside = map_figure(points)
+        if outside:
+            notes.append(
+                _("{count} trámites lie outside the view (coordinates far from the rest).").format(
+                    count=number(outside)
+                )
+            )
+    return Chart(MAP_CHART, _("Trámites on the map"), figure, notes)
 
 
 def one_permit_per_parcel(approved: pd.DataFrame) -> pd.DataFrame:
@@ -307,38 +471,73 @@ def district_label(district: int, macro_distritos: pd.Series) -> str:
     return f"D{district} · {name.split(' - ', 1)[-1]}"
 
 
-def surface_by_district_chart(permits: pd.DataFrame) -> Figure:
-    """Bars: built surface of the approved permits per distrito municipal, a parcel once."""
+def surface_figure(sums: pd.Series) -> Figure:
+    """Horizontal bars, thousand m² per district label; D1 at the top."""
     figure = Figure(figsize=(10, 7), layout="constrained")
     axes = figure.add_subplot()
+    axes.barh(list(sums.index), sums.to_numpy(), color="tab:green")
+    axes.invert_yaxis()
+    axes.set_title(_("Built surface of the approved permits by distrito municipal"))
+    axes.set_ylabel(_("Distrito municipal · macro-district"))
+    axes.set_xlabel(_("Built surface (thousand m²)"))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: number(value)))
+    axes.grid(axis="x", alpha=0.3)
+    return figure
+
+
+def surface_by_district(with_surface: pd.DataFrame) -> pd.Series:
+    """Thousand m² of built surface per district, labelled "D18 · SUR", by number."""
+    groups = with_surface.groupby("district")
+    sums = groups["surface"].sum().sort_index() / 1000
+    sums.index = [
+        district_label(int(district), group["macro_distrito"]) for district, group in groups
+    ]
+    return sums.astype(float)
+
+
+def surface_by_district_chart(permits: pd.DataFrame) -> Chart:
+    """Built surface of the approved permits per distrito municipal, a parcel once."""
     approved = permits[(permits["resultado"] == APPROVED) & permits["district"].notna()]
     counted = one_permit_per_parcel(approved)
     with_surface = counted[counted["surface"].notna()]
     from_page = int(with_surface["api_surface"].isna().sum())
-    sums = with_surface.groupby("district")["surface"].sum().sort_index() / 1000
-    if sums.empty:
-        _no_data(axes)
+    sums = surface_by_district(with_surface)
+    notes = [
+        _(
+            "Approved permits only (`resultado` {approved_value}) with a distrito municipal:"
+            " {parcels} parcels, each counted once by its latest approved permit"
+            " ({earlier} earlier permits of the same parcels left out)."
+        ).format(
+            approved_value=APPROVED,
+            parcels=number(len(with_surface)),
+            earlier=number(len(approved) - len(counted)),
+        ),
+        _(
+            "Surface from the WFS (`superficie_construida`), else from the permit page"
+            " ({from_page}); {without} without a surface."
+        ).format(from_page=number(from_page), without=number(len(counted) - len(with_surface))),
+    ]
+    figure = None
+    if len(sums) < MIN_POINTS:
+        notes.append(not_drawn_note(len(sums), _("district(s) with a surface")))
     else:
-        labels = [
-            district_label(int(district), group["macro_distrito"])
-            for district, group in with_surface.groupby("district")
-        ]
-        # Horizontal bars: the district names stay readable; D1 at the top.
-        axes.barh(labels, sums.to_numpy(), color="tab:green")
-        axes.invert_yaxis()
-    axes.set_title(
-        "Built surface of the approved permits (resultado APROBADO) by distrito municipal\n"
-        f"{len(with_surface):,} parcels, each counted once by its latest approved permit\n"
-        f"({len(approved) - len(counted):,} earlier permits of the same parcels left out)\n"
-        f"surface from the WFS, else from the permit page ({from_page:,});"
-        f" {len(counted) - len(with_surface):,} without a surface",
-        fontsize="medium",
-    )
-    axes.set_ylabel("Distrito municipal · macro-district")
-    axes.set_xlabel("Built surface (thousand m²)")
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
-    axes.grid(axis="x", alpha=0.3)
-    return figure
+        figure = surface_figure(sums)
+    return Chart(SURFACE_CHART, _("Built surface of the approved permits"), figure, notes)
+
+
+def report_charts(data: Permits, today: date | None = None, demo: bool = False) -> list[Chart]:
+    """The report's charts; with `demo`, each drawn one marked DATOS DE DEMOSTRACIÓN."""
+    permits = data.permits
+    charts = [
+        tramites_per_year_chart(permits, today),
+        approved_per_year_chart(permits, today),
+        tramites_map_chart(permits),
+        surface_by_district_chart(permits),
+    ]
+    for chart in charts:
+        if demo and chart.figure is not None:
+            mark_as_demo(chart.figure)
+    return charts
 
 
 # -- Summary ---------------------------------------------------------------------------
@@ -348,81 +547,109 @@ def _share(part: int, whole: int) -> str:
     return f"{part / whole:.0%}" if whole else "–"
 
 
-def summary_markdown(data: Permits, source: Path, outside_map: int) -> str:
-    """The counts a person wants first, and the charts."""
+def demo_lines() -> list[str]:
+    return [
+        _(
+            "**{mark}**: made by `python -m tools.demo` from a local replica of the site;"
+            " the permits are invented, not La Paz's."
+        ).format(mark=DEMO_MARK),
+        "",
+    ]
+
+
+def chart_lines(chart: Chart) -> list[str]:
+    lines = ["", f"### {chart.heading}", ""]
+    if chart.figure is not None:
+        lines += [f"![{chart.heading}]({chart.name})", ""]
+    return lines + [f"- {note}" for note in chart.notes]
+
+
+def summary_markdown(data: Permits, source: Path, charts: list[Chart], demo: bool) -> str:
+    """The counts a person wants first, and the charts with their notes."""
     permits, pages = data.permits, data.pages
     approved = int((permits["resultado"] == APPROVED).sum())
     failed_pages = pages[pages["page_error"].notna()]
     reasons = failed_pages["page_error"].map(error_reason).value_counts()
     sources = data.table["source"].value_counts()
     by_source = ", ".join(
-        f"{name} {int(sources.get(name, 0)):,}" for name in SOURCE_BY_SIDE.values()
+        f"{name} {number(int(sources.get(name, 0)))}" for name in SOURCE_BY_SIDE.values()
     )
     dated = permits["registered"].dropna()
     macro_distritos = permits["macro_distrito"].value_counts().head(TOP_MACRO_DISTRITOS)
 
-    lines = [
-        "# Building permits of La Paz: summary",
+    lines = [_("# Building permits of La Paz: summary"), ""]
+    if demo:
+        lines += demo_lines()
+    lines += [
+        # The file's name only: a local path says nothing to whoever reads the summary.
+        _("From `{source}`: {rows} rows ({by_source} by `fuente`).").format(
+            source=source.name, rows=number(len(data.table)), by_source=by_source
+        ),
         "",
-        f"From `{source}`: {len(data.table):,} rows ({by_source} by `fuente`).",
-        "",
-        f"- Permits (rows with API data): {len(permits):,}",
-        f"- Approved (`resultado` {APPROVED}): {approved:,} ({_share(approved, len(permits))})",
-        f"- Permit pages: {len(pages):,}; ok: {len(pages) - len(failed_pages):,};"
-        f" with errors: {len(failed_pages):,}",
+        _("- Trámites (applications; rows with API data): {count}").format(
+            count=number(len(permits))
+        ),
+        _("- Approved (`resultado` {approved_value}): {count} ({share})").format(
+            approved_value=APPROVED, count=number(approved), share=_share(approved, len(permits))
+        ),
+        _("- Permit pages: {pages}; ok: {ok}; with errors: {failed}").format(
+            pages=number(len(pages)),
+            ok=number(len(pages) - len(failed_pages)),
+            failed=number(len(failed_pages)),
+        ),
     ]
-    lines += [f"  - {reason}: {int(count):,}" for reason, count in reasons.items()]
+    lines += [f"  - {reason}: {number(int(count))}" for reason, count in reasons.items()]
     if dated.empty:
-        lines.append("- Registered: no dates")
+        lines.append(_("- Registered: no dates"))
     else:
         lines.append(
-            f"- Registered from {dated.min():%Y-%m-%d} to {dated.max():%Y-%m-%d};"
-            f" without a date: {len(permits) - len(dated):,}"
+            _("- Registered from {first} to {last}; without a date: {undated}").format(
+                first=f"{dated.min():%Y-%m-%d}",
+                last=f"{dated.max():%Y-%m-%d}",
+                undated=number(len(permits) - len(dated)),
+            )
         )
-    lines += ["", f"## Top {TOP_MACRO_DISTRITOS} macro-districts", ""]
-    lines += ["| Macro-distrito | Permits | Share |", "|---|---:|---:|"]
+    lines += ["", _("## Top {count} macro-districts").format(count=TOP_MACRO_DISTRITOS), ""]
     lines += [
-        f"| {name} | {int(count):,} | {_share(int(count), len(permits))} |"
+        "| {} | {} | {} |".format(_("Macro-distrito"), _("Trámites"), _("Share")),
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {number(int(count))} | {_share(int(count), len(permits))} |"
         for name, count in macro_distritos.items()
     ]
-    map_note = f" ({outside_map:,} permits lie outside the view)" if outside_map else ""
-    lines += [
-        "",
-        "## Charts",
-        "",
-        f"![Permits per year by macro-district]({YEAR_CHART})",
-        "",
-        f"![Permits on the map]({MAP_CHART}){map_note}",
-        "",
-        f"![Built surface by distrito municipal]({SURFACE_CHART})",
-        "",
-    ]
-    return "\n".join(lines)
+    lines += ["", _("## Charts")]
+    for chart in charts:
+        lines += chart_lines(chart)
+    return "\n".join([*lines, ""])
 
 
 # -- Command line ----------------------------------------------------------------------
 
 
-def write_report(data: Permits, source: Path, output_dir: Path) -> list[Path]:
+def write_report(
+    data: Permits, source: Path, output_dir: Path, demo: bool = False, today: date | None = None
+) -> list[Path]:
     """Write the charts and the summary into `output_dir`; the files written."""
+    charts = report_charts(data, today, demo)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        map_figure, outside_map = permits_map_chart(data.permits)
-        figures = {
-            YEAR_CHART: permits_per_year_chart(data.permits),
-            MAP_CHART: map_figure,
-            SURFACE_CHART: surface_by_district_chart(data.permits),
-        }
         written = []
-        for name, figure in figures.items():
+        for chart in charts:
+            if chart.figure is None:
+                # A chart of an earlier report would say what this one does not.
+                (output_dir / chart.name).unlink(missing_ok=True)
+                continue
             # A bare Figure draws with the Agg canvas: no display is ever needed.
-            figure.savefig(output_dir / name, dpi=DPI)
-            written.append(output_dir / name)
+            chart.figure.savefig(output_dir / chart.name, dpi=DPI)
+            written.append(output_dir / chart.name)
         summary = output_dir / SUMMARY_FILE
-        summary.write_text(summary_markdown(data, source, outside_map), encoding="utf-8")
+        summary.write_text(summary_markdown(data, source, charts, demo), encoding="utf-8")
     except OSError as error:
         raise ReportError(
-            f"{output_dir}: output folder not writable ({error.strerror or error})"
+            _("{folder}: output folder not writable ({why})").format(
+                folder=output_dir, why=error.strerror or error
+            )
         ) from None
     return [*written, summary]
 
@@ -430,26 +657,34 @@ def write_report(data: Permits, source: Path, output_dir: Path) -> list[Path]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m postprocess.report",
-        description="Charts and a Markdown summary of the merged permit table.",
+        description=_("Charts and a Markdown summary of the merged permit table."),
     )
     parser.add_argument(
         "--input",
         type=Path,
-        default=DEFAULT_INPUT,
-        help=f"the merged table, .csv, .parquet or .jsonl (default: {DEFAULT_INPUT})",
+        help=_(
+            "the merged table, .csv, .parquet or .jsonl (default: {name} in the data folder,"
+            " {default})"
+        ).format(name=DEFAULT_OUTPUT, default=DEFAULT_INPUT),
     )
     parser.add_argument(
         "--output-dir",
         type=Path,
-        help=f"folder for the charts and {SUMMARY_FILE}"
-        f" (default: a folder {REPORT_FOLDER} next to the input)",
+        help=_(
+            "folder for the charts and {summary} (default: a folder {folder} next to the input)"
+        ).format(summary=SUMMARY_FILE, folder=REPORT_FOLDER),
     )
     parser.add_argument(
         "--data-dir",
         type=Path,
-        help="the crawl's data folder, for 'since the last harvest' (default: the input's)",
+        help=_(
+            "the crawl's data folder: the merged table's and the history's"
+            " (default: the input's folder, else data)"
+        ),
     )
     args = parser.parse_args(argv)
+    # `--data-dir demo-data` alone reads the demo's table, as the merge's option writes it.
+    args.input = args.input or (args.data_dir / DEFAULT_OUTPUT if args.data_dir else DEFAULT_INPUT)
     args.output_dir = args.output_dir or args.input.parent / REPORT_FOLDER
     return args
 
@@ -458,15 +693,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         data = Permits.from_merged(read_table(args.input), args.input)
-        written = write_report(data, args.input, args.output_dir)
         data_dir = args.data_dir or args.input.parent
+        written = write_report(data, args.input, args.output_dir, is_demo(data_dir))
         summary = args.output_dir / SUMMARY_FILE
         written += write_history_section(data_dir, args.output_dir, summary)
         written += write_runs_section(data_dir, args.output_dir, summary)
     except (ReportError, HistoryReportError, RunsReportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"Wrote {', '.join(path.name for path in written)} to {args.output_dir}")
+    print(
+        _("Wrote {files} to {folder}").format(
+            files=", ".join(path.name for path in written), folder=args.output_dir
+        )
+    )
     return 0
 
 

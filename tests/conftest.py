@@ -8,6 +8,26 @@ from lapaz.spiders.tramites import TramitesSpider
 from tests.crawl import project_settings
 
 
+@pytest.fixture(autouse=True)
+def english_messages(monkeypatch):
+    """Messages in English, the language the tests' assertions are written in (the crawls
+    and commands they start inherit it); tests of the Spanish ones set the locale."""
+    monkeypatch.setenv("LAPAZ_IDIOMA", "en")
+
+
+@pytest.fixture
+def user_locale(monkeypatch):
+    """Sets a user's locale (LC_ALL), with no LAPAZ_IDIOMA: messages follow it."""
+
+    def use(locale: str) -> None:
+        monkeypatch.delenv("LAPAZ_IDIOMA", raising=False)
+        for variable in ("LANGUAGE", "LC_MESSAGES", "LANG"):
+            monkeypatch.delenv(variable, raising=False)
+        monkeypatch.setenv("LC_ALL", locale)
+
+    return use
+
+
 @pytest.fixture
 def project_spider(tmp_path):
     """Builds the tramites spider as a crawl does (its data folder under tmp_path, opened

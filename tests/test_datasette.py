@@ -82,7 +82,12 @@ def test_prepared_table_is_keyed_ordered_and_has_no_internal_tables(geopackage):
     names = [column[1] for column in columns]
     assert names[:4] == ["id_pc_tramite", "fecha_registro", "anio_registro", "descripcion"]
     assert [column[1] for column in columns if column[5]] == ["id_pc_tramite"]  # the key
-    assert names[-3:] == ["solicitante", "arquitecto_nombre", "otro__arquitecto_reponsable"]
+    assert names[-4:] == [
+        "solicitante",
+        "arquitecto_nombre",
+        "arquitecto_registro_nacional_cab",
+        "otro__arquitecto_reponsable",
+    ]
     assert "geom" not in names
     assert "fid" not in names
     blobs = " + ".join(f"(typeof(\"{name}\") = 'blob')" for name in names)
@@ -136,6 +141,7 @@ def test_without_names_nothing_personal_is_served_or_searchable(geopackage):
     names = [name for (_, name, *_) in rows(prepared.database, "pragma table_info(tramites)")]
     assert "solicitante" not in names
     assert "otro__arquitecto_reponsable" not in names
+    assert "arquitecto_registro_nacional_cab" not in names
     everything = rows(prepared.database, "select * from tramites")
     assert not [row for row in everything if "PEÑA" in repr(row) or "ÑUFLO" in repr(row)]
     found = datasette_get(
@@ -143,7 +149,7 @@ def test_without_names_nothing_personal_is_served_or_searchable(geopackage):
     )
     assert found == []
     metadata = json.loads(prepared.metadata.read_text(encoding="utf-8"))
-    assert "Sin nombres de personas" in metadata["description_html"]
+    assert "Sin datos personales" in metadata["description_html"]
 
 
 def test_rows_without_id_pc_tramite_are_kept_and_keyed_by_number(tmp_path):

@@ -1,25 +1,214 @@
-"""The Spanish README gives the same quick start as the English one, and each links the other."""
+"""The READMEs are a front door: short, the same in both languages, their commands work in
+the order they give them, and every link of theirs and of docs/ leads to a file."""
 
+import os
 import re
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
-from tools.crawl import PROJECT_ROOT
+import pytest
 
-QUICK_START = re.compile(r"```sh\n(python3\.11 -m venv [^\n]+)\n```")
+from tools.crawl import CRAWL_TIMEOUT, PROJECT_ROOT
+from tools.scrapyd_server import free_port
+
+READMES = ("README.md", "README.es.md")
+MAX_LINES = 200
+CODE_BLOCK = re.compile(r"```(sh|bat)\n(.*?)```", re.DOTALL)
+# [text](target): a Markdown link; images too.
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+LINUX_PYTHON = ".venv/bin/python"
+WINDOWS_PYTHON = r".venv\Scripts\python"
+DATASETTE_START_TIMEOUT = 60
 
 
-def test_both_readmes_have_the_same_quick_start_and_link_each_other():
-    english = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    spanish = (PROJECT_ROOT / "README.es.md").read_text(encoding="utf-8")
+def read(name: str) -> str:
+    return (PROJECT_ROOT / name).read_text(encoding="utf-8")
 
-    commands = QUICK_START.findall(english)[:2]
-    assert len(commands) == 2
-    assert QUICK_START.findall(spanish)[:2] == commands
+
+def blocks(readme: str, kind: str) -> list[list[str]]:
+    """The README's code blocks of `kind` (sh, bat), each as its lines."""
+    found = CODE_BLOCK.findall(readme)
+    return [body.strip().splitlines() for language, body in found if language == kind]
+
+
+def demo_commands(readme: str) -> list[str]:
+    """The block that starts with the demo: the commands a newcomer runs first."""
+    (demo,) = [block for block in blocks(readme, "sh") if block[0].endswith("-m tools.demo")]
+    return demo
+
+
+def test_the_readmes_are_short_link_each_other_and_give_the_same_commands():
+    english, spanish = read("README.md"), read("README.es.md")
+
+    for name in READMES:
+        assert len(read(name).splitlines()) <= MAX_LINES, name
     assert "(README.es.md)" in english
     assert "(README.md)" in spanish
+    for kind in ("sh", "bat"):
+        assert blocks(spanish, kind) == blocks(english, kind), kind
     for readme in (english, spanish):
         assert "Gobierno Autónomo Municipal de La Paz" in readme
-        assert "--sin-nombres" in readme
-        assert "datasette data/tramites.gpkg" in readme
+        assert "python -m postprocess.datasette data/tramites.gpkg" in readme
+        assert "python -m postprocess.datasette data/tramites.gpkg --sin-nombres" in readme
+        assert "DATOS DE DEMOSTRACIÓN" in readme
+
+
+def test_the_spanish_readme_uses_no_calques():
+    spanish = read("README.es.md").lower()
+    for calque in ("cosecha", "pedido", "elemento", "fusión"):
+        assert calque not in spanish, calque
+
+
+def test_the_install_and_test_commands_are_those_ci_runs():
+    sh_blocks = blocks(read("README.md"), "sh")
+    one_liners = [block[0] for block in sh_blocks if len(block) == 1]
+    crawl = "python3.11 -m venv .venv && .venv/bin/pip install -r requirements.txt"
+    assert f"{crawl} && .venv/bin/scrapy crawl tramites" in one_liners
+    tests = (
+        "python3.11 -m venv .venv && .venv/bin/pip install -r tests/requirements.txt"
+        " && .venv/bin/python -m pytest"
+    )
+    assert one_liners[-1] == tests
+    ci = read(".ci/run")
+    assert ".venv/bin/python -m pip install --quiet -r tests/requirements.txt" in ci
+    assert ci.rstrip().endswith(".venv/bin/python -m pytest")
+
+
+def test_the_windows_commands_are_the_linux_ones():
+    english = read("README.md")
+    linux = demo_commands(english)
+    (windows,) = [block for block in blocks(english, "bat") if block[0].endswith("-m tools.demo")]
+    as_windows = [
+        line.replace(".venv/bin/pip", f"{WINDOWS_PYTHON} -m pip").replace(
+            LINUX_PYTHON, WINDOWS_PYTHON
+        )
+        for line in linux
+    ]
+    assert windows == as_windows
+
+
+def relative_links(page: Path) -> list[str]:
+    targets = LINK.findall(page.read_text(encoding="utf-8"))
+    return [target for target in targets if not re.match(r"[a-z]+:|#", target)]
+
+
+def documents() -> list[Path]:
+    pages = sorted((PROJECT_ROOT / "docs").glob("*.md"))
+    return [*(PROJECT_ROOT / name for name in READMES), *pages]
+
+
+def test_every_relative_link_leads_to_a_file():
+    broken = [
+        f"{page.relative_to(PROJECT_ROOT)}: {target}"
+        for page in documents()
+        for target in relative_links(page)
+        if not (page.parent / target.split("#", 1)[0]).exists()
+    ]
+    assert not broken
+
+
+def test_the_docs_readers_need_come_in_english_and_spanish():
+    pairs = {
+        "settings.md": "ajustes.md",
+        "reliability.md": "fiabilidad.md",
+        "archive.md": "archivo.md",
+        "scrapyd.md": "scrapyd.es.md",
+        "merge.md": "union.md",
+        "open-the-data.md": "abrir-los-datos.md",
+    }
+    for english, spanish in pairs.items():
+        assert f"({spanish})" in read(f"docs/{english}"), english
+        assert f"({english})" in read(f"docs/{spanish}"), spanish
+        assert f"(docs/{english})" in read("README.md"), english
+        assert f"(docs/{spanish})" in read("README.es.md"), spanish
+
+
+def test_no_doc_mentions_what_is_gone():
+    for page in documents():
+        text = page.read_text(encoding="utf-8")
+        assert "--excel" not in text, page
+        assert "AUTOTHROTTLE_ENABLED` | `True" not in text, page
+
+
+# -- The README's first screen, run as a newcomer runs it -------------------------------
+
+
+def run_line(line: str, cwd: Path, environment: dict) -> None:
+    """One README line, with this interpreter for .venv's."""
+    words = line.split()
+    if words[0] == ".venv/bin/pip":
+        # Tests never reach the internet: the extras are installed already (as .ci/run
+        # does); the file the line names must exist.
+        assert words[1:3] == ["install", "-r"]
+        assert (PROJECT_ROOT / words[3]).is_file()
+        return
+    assert words[0] == LINUX_PYTHON, line
+    finished = subprocess.run(
+        [sys.executable, *words[1:]],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=CRAWL_TIMEOUT,
+        check=False,
+    )
+    assert finished.returncode == 0, f"{line}\n{finished.stderr[-3000:]}"
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def serve_until_it_answers(line: str, cwd: Path, environment: dict) -> None:
+    """The Datasette line, on a free port, until its table answers; then stopped."""
+    port = free_port()
+    command = [sys.executable, *line.split()[1:], "--port", str(port)]
+    log = cwd / "datasette.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        url = f"http://127.0.0.1:{port}/tramites/tramites.json?_shape=array&_size=1"
+        deadline = time.monotonic() + DATASETTE_START_TIMEOUT
+        while not answers(url):
+            assert process.poll() is None, log.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline, "Datasette did not answer"
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.e2e
+def test_the_readme_demo_commands_work_in_their_order(tmp_path):
+    commands = demo_commands(read("README.md"))
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+
+    for line in commands:
+        if "postprocess.datasette" in line:
+            serve_until_it_answers(line, tmp_path, environment)
+        else:
+            run_line(line, tmp_path, environment)
+
+    demo = tmp_path / "demo-data"
+    assert (demo / "tramites.xlsx").is_file()
+    summary = (demo / "report" / "summary.md").read_text(encoding="utf-8")
+    assert "DATOS DE DEMOSTRACIÓN" in summary
+    # What QGIS opens: the GeoPackage's layer, one point per trámite.
+    with sqlite3.connect(demo / "tramites.gpkg") as geopackage:
+        (layer,) = geopackage.execute("select table_name from gpkg_contents").fetchone()
+        (rows,) = geopackage.execute(f'select count(*) from "{layer}"').fetchone()
+    assert layer == "tramites"
+    assert rows == 3000
 
 
 def test_the_weekly_pages_link_each_other_and_show_the_run_history_as_it_prints():

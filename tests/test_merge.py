@@ -583,6 +583,46 @@ def test_numeric_option_in_csv(data_dir):
     assert rows.loc[1, "par__retiro_sub_frontal_unidad"] == "ml"
 
 
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "es_BO.UTF-8",
+            [
+                "Se leyeron 8 trámites (tramites.jsonl) y ",
+                "Filas por fuente: API 1, HTML 1, Ambos 7\n",
+                "Páginas con errores: 3 (rechazada 1, sin_codigo_catastral 1, TimeoutError 1)\n",
+                "Filas con el código de la página distinto del del trámite: 1\n",
+            ],
+        ),
+        (
+            "en_US.UTF-8",
+            ["Read 8 permits (tramites.jsonl) and ", "Rows by fuente: API 1, HTML 1, Ambos 7\n"],
+        ),
+    ],
+)
+def test_the_merge_reports_in_the_users_language(data_dir, capsys, user_locale, locale, expected):
+    user_locale(locale)
+    assert main(["--data-dir", str(data_dir)]) == 0
+
+    printed = capsys.readouterr().out
+    for line in expected:
+        assert line in printed
+
+
+def test_a_spanish_warning_and_error_under_a_bolivian_locale(tmp_path, capsys, user_locale):
+    user_locale("es_BO.UTF-8")
+    (tmp_path / "tramites.jsonl.partial").write_bytes(jsonl(TRAMITES))
+
+    assert main(["--data-dir", str(tmp_path)]) == 1
+
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'tramites.jsonl'}: no existe el archivo, pero"
+        f" {tmp_path / 'tramites.jsonl.partial'} tiene una descarga interrumpida: ejecute de"
+        " nuevo la descarga para completarla, o una lo que tiene con --parcial\n"
+    )
+
+
 def test_truncated_last_line_is_a_warning(data_dir, capsys):
     with (data_dir / "detalles.jsonl").open("ab") as detalles:
         detalles.write(b'{"id_pc_tramite": 5, "codigo_cata')

@@ -2,6 +2,7 @@
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from postprocess.blds import la_paz_day
 from postprocess.merge import main
-from postprocess.privacy import is_personal_name
+from postprocess.privacy import is_personal
 from tests.test_merge import DETALLES, PARCEL, PROJECT_ROOT, TRAMITES, jsonl, run_merge
 
 
@@ -34,39 +35,59 @@ def test_merge_imports_no_scrapy():
 # -- --sin-nombres ---------------------------------------------------------------------
 
 
-def test_sin_nombres_leaves_out_every_personal_name(data_dir, capsys):
+def test_sin_nombres_leaves_out_all_personal_data(data_dir, capsys):
     output = data_dir / "compartir.csv"
     assert main(["--data-dir", str(data_dir), "--output", str(output), "--sin-nombres"]) == 0
 
     frame = read_csv(output)
-    for name in ("solicitante", "arquitecto_nombre", "otro__arquitecto_reponsable"):
+    personal = [
+        "solicitante",
+        "arquitecto_nombre",
+        "arquitecto_registro_nacional_cab",
+        "otro__arquitecto_reponsable",
+    ]
+    for name in personal:
         assert name not in frame
     text = output.read_text(encoding="utf-8")
-    assert "PEÑA" not in text
-    assert "ÑUFLO" not in text
-    assert "arquitecto_registro_nacional_cab" in frame  # a licence number, not a name
+    for value in ("PEÑA", "ÑUFLO", "018122"):
+        assert value not in text
     assert len(frame) == 9
-    assert (
-        "Personal names left out: solicitante, arquitecto_nombre, otro__arquitecto_reponsable"
-        in capsys.readouterr().out
-    )
+    assert f"Personal data left out: {', '.join(personal)}" in capsys.readouterr().out
+
+
+def test_sin_nombres_leaves_out_every_column_the_readmes_call_personal(data_dir):
+    """The READMEs name the personal columns; --sin-nombres leaves out each of them."""
+    for readme in ("README.md", "README.es.md"):
+        section = personal_data_section((PROJECT_ROOT / readme).read_text(encoding="utf-8"))
+        named = set(re.findall(r"`([a-z_]+)`", section)) - {"--sin-nombres"}
+        assert {"solicitante", "arquitecto_registro_nacional_cab"} <= named, readme
+        assert all(is_personal(name) for name in named), (readme, named)
+
+
+def personal_data_section(readme: str) -> str:
+    """The README's section on personal data, up to the next heading."""
+    start = re.search(r"^## (Personal data|Datos personales)$", readme, re.MULTILINE)
+    assert start, "no personal data section"
+    end = readme.find("\n## ", start.end())
+    return readme[start.end() : end if end != -1 else None]
 
 
 @pytest.mark.parametrize(
     ("column", "personal"),
     [
         ("solicitante", True),
+        ("arquitecto_registro_nacional_cab", True),
         ("otro__arquitecto_reponsable", True),
         ("otro__arquitecto_responsable", True),
+        ("otro__arquitecto_registro", True),
         ("gral__propietario", True),
-        ("otro__arquitecto_registro", False),
-        ("arquitecto_registro_nacional_cab", False),
         ("nombre_edificio", False),
         ("par__superficie_construida", False),
+        ("gral__codigo_catastral", False),
     ],
 )
-def test_personal_name_columns(column, personal):
-    assert is_personal_name(column) is personal
+def test_personal_columns(column, personal):
+    assert is_personal(column) is personal
 
 
 # -- --parcial -------------------------------------------------------------------------

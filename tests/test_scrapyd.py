@@ -1,7 +1,7 @@
 """Deployment to a real Scrapyd: the egg, `scrapyd-deploy`, `schedule.json`, the job's files.
 
 One Scrapyd (with basic authentication, as a shared server would have) and one replica of
-the site serve the whole module; the project is deployed once, as the README tells, through
+the site serve the whole module; the project is deployed once, as docs/scrapyd.md tells, through
 a `[deploy:NAME]` target whose credentials come from environment variables.
 """
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lapaz.storage.files import LOCK_FILE
 from lapaz.storage.jsonl import read_jsonl
 from tools.crawl import PROJECT_ROOT, crawl_settings
 from tools.replica import ReplicaConfig, ReplicaServer
@@ -31,6 +32,10 @@ JOB_TIMEOUT = 30
 TARGET = "test-scrapyd"
 USERNAME, PASSWORD = "lapaz-ci", "not-a-real-secret"
 CREDENTIAL_VARIABLES = ("LAPAZ_TEST_SCRAPYD_USERNAME", "LAPAZ_TEST_SCRAPYD_PASSWORD")
+
+# The job's lines in English, whatever the locale Scrapyd was started under: the language
+# travels as a setting (LAPAZ_IDIOMA), as a scheduled job would set it.
+IN_ENGLISH = {"LAPAZ_IDIOMA": "en"}
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +89,8 @@ def test_egg_holds_every_module_and_the_settings_entry_point(tmp_path):
 
 def test_scheduled_crawl_writes_the_items_feed_and_our_json_lines(scrapyd, replica, tmp_path):
     data_dir = tmp_path / "data"
-    job_id = scrapyd.schedule(SPIDER, crawl_settings(replica, data_dir), {"limite": LIMIT})
+    settings = crawl_settings(replica, data_dir, **IN_ENGLISH)
+    job_id = scrapyd.schedule(SPIDER, settings, {"limite": LIMIT})
     job = scrapyd.wait_for_job(job_id, JOB_TIMEOUT)
 
     log = job_log_text(scrapyd, job_id)
@@ -119,7 +125,9 @@ def test_scheduled_crawl_writes_the_items_feed_and_our_json_lines(scrapyd, repli
 
 def test_incomplete_harvest_fails_the_job_and_relative_data_dir_is_under_scrapyd(scrapyd, replica):
     # A layer that is not there: the harvest cannot complete.
-    settings = crawl_settings(replica, Path(), LAPAZ_WFS_URL=replica.url + "/no-such-layer")
+    settings = crawl_settings(
+        replica, Path(), LAPAZ_WFS_URL=replica.url + "/no-such-layer", **IN_ENGLISH
+    )
     # Left to its default, `data`, LAPAZ_DATA_DIR resolves against Scrapyd's working folder.
     del settings["LAPAZ_DATA_DIR"]
     job_id = scrapyd.schedule(SPIDER, settings, {"limite": LIMIT})
@@ -132,7 +140,8 @@ def test_incomplete_harvest_fails_the_job_and_relative_data_dir_is_under_scrapyd
         f"exit: our `crawl` command should exit 1 under Scrapyd: {exit_line or scrapyd.output()}"
     )
     data_dir = scrapyd.folder / "data"
-    # an incomplete harvest leaves its features beside the last complete one
-    assert (data_dir / "tramites.jsonl.partial").exists(), (
+    # The crawl opened (and locked) its data folder there; a harvest without features
+    # leaves no features file.
+    assert (data_dir / LOCK_FILE).exists(), (
         f"files: `data` is not under Scrapyd's folder: {sorted(scrapyd.folder.iterdir())}"
     )

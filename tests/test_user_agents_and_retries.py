@@ -52,11 +52,16 @@ def test_retry_delay(attempt, retry_after, expected):
 @pytest.mark.e2e
 def test_user_agents_are_current_and_rotate_and_retries_happen(tmp_path):
     # Every page fails twice, so each is asked three times: that each retry went out
-    # is counted at the server, not taken from the crawler's word.
+    # is counted at the server, not taken from the crawler's word. The pace is not at stake
+    # (every first answer fails: the throttle would rightly slow the crawl to a crawl).
     fault = Fault("page", "status", status=503, fraction=1.0, times=2)
     with ReplicaServer(ReplicaConfig(features=300, faults=[fault])) as replica:
         result = run_crawl(
-            replica, tmp_path / "data", LAPAZ_RETRY_BACKOFF_BASE=0.01, LAPAZ_RETRY_BACKOFF_MAX=0.1
+            replica,
+            tmp_path / "data",
+            LAPAZ_RETRY_BACKOFF_BASE=0.01,
+            LAPAZ_RETRY_BACKOFF_MAX=0.1,
+            LAPAZ_THROTTLE_ENABLED=False,
         )
         stats = replica.stats.snapshot()
     assert result.returncode == 0, result.log[-3000:]

@@ -6,7 +6,7 @@
     .venv/bin/python -m tools.benchmark -s LAPAZ_THROTTLE_INCREASE=2   # try a setting
 
 Prints a Markdown table (the median of the runs of each figure, its target, the ratio the
-target is about, pass or miss) and the machine it ran on, ready for the README; exits 1
+target is about, pass or miss) and the machine it ran on, ready for docs/performance.md; exits 1
 when a target is missed.
 
 1. Permit pages per second in the page phase, against C/L: with C requests in flight and

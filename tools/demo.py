@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from postprocess.demo_mark import write_demo_marker
 from postprocess.merge import DEFAULT_OUTPUT
 from tools.crawl import PROJECT_ROOT, crawl_command, crawl_settings
 from tools.replica import ReplicaConfig, ReplicaServer
@@ -27,13 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     options = parser.parse_args(argv)
     data_dir = options.data_dir.resolve()
+    # Written first: whatever is made from this folder says it is a demo.
+    write_demo_marker(data_dir)
 
     with ReplicaServer(ReplicaConfig(features=options.features, latency=options.latency)) as site:
         print(f"replica of the site at {site.url} ({options.features} permits)", flush=True)
-        # The project's own politeness settings, only pointed at the replica.
+        # The project's own politeness and console settings, only pointed at the replica.
         settings = crawl_settings(site, data_dir)
-        for speed_up in ("AUTOTHROTTLE_ENABLED", "CONCURRENT_REQUESTS_PER_DOMAIN"):
-            settings.pop(speed_up)
+        for test_only in ("AUTOTHROTTLE_ENABLED", "CONCURRENT_REQUESTS_PER_DOMAIN", "LOG_LEVEL"):
+            settings.pop(test_only)
         crawl = subprocess.run(crawl_command(settings), cwd=PROJECT_ROOT, check=False)
     if crawl.returncode != 0:
         print(f"the crawl failed (exit status {crawl.returncode})", file=sys.stderr)

@@ -219,7 +219,7 @@ def copy_project(destination: Path) -> Path:
 
 
 def add_deploy_target(project_copy: Path, target: str, url: str, credential_variables=None):
-    """A `[deploy:TARGET]` section as the README shows it: credentials as ${VARIABLES}."""
+    """A `[deploy:TARGET]` section as docs/scrapyd.md shows it: credentials as ${VARIABLES}."""
     section = f"\n[deploy:{target}]\nurl = {url}\nproject = {PROJECT}\n"
     if credential_variables:
         username_variable, password_variable = credential_variables

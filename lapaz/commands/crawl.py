@@ -14,20 +14,32 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.defer import deferred_from_coro
 
+from lapaz.commands import console
 from lapaz.crawl.extensions.run_history import not_started_run, record_run
 from lapaz.crawl.state import CrawlState
+from lapaz.i18n import _
 
 
 def could_not_start() -> str:
-    return "the crawl could not start"
+    return _("the crawl could not start")
 
 
 class Command(ScrapyCrawlCommand):
+    def process_options(self, args, opts):
+        super().process_options(args, opts)
+        # Before Scrapy's start-up lines: the crawler process is made after this.
+        try:
+            self.quiet = console.set_up(self.settings)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+
     def run(self, args, opts):
         if len(args) != 1:
-            raise UsageError("give one spider: scrapy crawl tramites")
+            raise UsageError(_("give one spider: scrapy crawl tramites"))
         started = datetime.now(UTC)
         crawler = self.crawler_process.create_crawler(args[0])
+        if self.quiet:
+            console.quiet_console()
         startup_errors: list[BaseException] = []
 
         def keep_startup_error(failure):

@@ -23,6 +23,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from lapaz.crawl import statkeys
+from lapaz.i18n import _
 from lapaz.records.schema import PROVENANCE_FIELDS
 from lapaz.storage.files import ARCHIVE_DIR, ARCHIVE_SUFFIX
 
@@ -181,7 +182,7 @@ class WarcArchiveMiddleware:
             self._writer = WARCWriter(self._stream, gzip=True)
             write_warcinfo(self._writer, self.path.name)
             self.stats.set_value(statkeys.ARCHIVE_FILE, self.path.name)
-            logger.info("Archiving every answer to %s", self.path)
+            logger.info(_("Archiving every answer to %s"), self.path)
         return self._writer
 
     def process_response(self, request, response):
@@ -209,7 +210,7 @@ class WarcArchiveMiddleware:
             )
         except OSError as error:
             # Records after this carry no WARC reference rather than a wrong one.
-            logger.error("The archive cannot be written (%s); archiving stops", error)
+            logger.error(_("The archive cannot be written (%s); archiving stops"), error)
             self.stats.inc_value(statkeys.ARCHIVE_WRITE_ERRORS)
             self.enabled = False
             return {}
@@ -220,7 +221,7 @@ class WarcArchiveMiddleware:
         if self._stream is not None:
             self._stream.close()
             logger.info(
-                "Archive: %d answers in %s",
+                _("Archive: %d answers in %s"),
                 self.stats.get_value(statkeys.ARCHIVE_RESPONSES, 0),
                 self.path,
             )

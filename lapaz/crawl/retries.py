@@ -26,6 +26,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.utils.asyncio import call_later
 
 from lapaz.crawl.statkeys import RETRIES_WAITED_SECONDS
+from lapaz.i18n import _
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +86,11 @@ class BackoffScheduler(Scheduler):
 
     def _leave_disk_queue(self, error: Exception) -> None:
         logger.warning(
-            "The request queue in JOBDIR cannot be read or written (%s: %s), as a crawl"
-            " killed while writing it leaves it: this crawl keeps its requests in memory."
-            " Nothing is lost: the data folder says which pages are done",
+            _(
+                "The request queue in JOBDIR cannot be read or written (%s: %s), as a crawl"
+                " killed while writing it leaves it: this crawl keeps its requests in memory."
+                " Nothing is lost: the data folder says which pages are done"
+            ),
             type(error).__name__,
             error,
         )

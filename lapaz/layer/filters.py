@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from lapaz.i18n import _
 from lapaz.records.keys import plain_text
 from lapaz.records.values import parse_timestamp
 
@@ -35,7 +36,11 @@ def parse_day(argument: str, value: str | None) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise ValueError(f"-a {argument}={value!r}: expected a date as YYYY-MM-DD") from None
+        raise ValueError(
+            _("-a {argument}={value!r}: expected a date as YYYY-MM-DD").format(
+                argument=argument, value=value
+            )
+        ) from None
 
 
 def resolve_macrodistritos(value: str | None) -> tuple[str, ...]:
@@ -52,8 +57,10 @@ def resolve_macrodistritos(value: str | None) -> tuple[str, ...]:
         ]
         if not found:
             raise ValueError(
-                f"-a macrodistrito={wanted.strip()!r} is not a macro-district; "
-                f"one of: {', '.join(MACRODISTRITOS)} (or the name alone, e.g. 'sur')"
+                _(
+                    "-a macrodistrito={value!r} is not a macro-district;"
+                    " one of: {names} (or the name alone, e.g. 'sur')"
+                ).format(value=wanted.strip(), names=", ".join(MACRODISTRITOS))
             )
         names.append(found[0])
     return tuple(dict.fromkeys(names))
@@ -77,7 +84,9 @@ class Filters:
             resolve_macrodistritos(macrodistrito),
         )
         if filters.desde and filters.hasta and filters.desde > filters.hasta:
-            raise ValueError(f"-a desde={desde} is after -a hasta={hasta}")
+            raise ValueError(
+                _("-a desde={desde} is after -a hasta={hasta}").format(desde=desde, hasta=hasta)
+            )
         return filters
 
     def __bool__(self) -> bool:

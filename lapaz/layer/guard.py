@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import orjson
 
+from lapaz.i18n import _
 from lapaz.records.schema import TRAMITE_PROPERTIES
 from lapaz.records.tramite import field_key
 
@@ -48,16 +49,20 @@ def layer_problem(features: Iterable[Mapping]) -> str | None:
     has_known = bool(_record_keys(dict.fromkeys(names)) & _KNOWN_KEYS)
     if has_known and lacking * 2 <= len(features):
         return None
-    now = ", ".join(sorted(names, key=str.lower)) or "no properties at all"
+    now = ", ".join(sorted(names, key=str.lower)) or _("no properties at all")
     if not has_known:
-        what = f"its features carry none of the {len(TRAMITE_PROPERTIES)} known properties"
+        what = _("its features carry none of the {count} known properties").format(
+            count=len(TRAMITE_PROPERTIES)
+        )
     else:
         needed = ", ".join(NEEDED_KEYS[key] for key in NEEDED_KEYS if key in missing)
-        what = f"{lacking} of its {len(features)} features lack {needed}"
-    return (
-        f"The WFS layer's properties seem to have changed: {what}. The layer now has: {now}."
+        what = _("{lacking} of its {count} features lack {needed}").format(
+            lacking=lacking, count=len(features), needed=needed
+        )
+    return _(
+        "The WFS layer's properties seem to have changed: {what}. The layer now has: {now}."
         " The crawl stops; tramites.jsonl keeps the last complete harvest."
-    )
+    ).format(what=what, now=now)
 
 
 # JSON type of a property's value, as the layer's fingerprint names it.

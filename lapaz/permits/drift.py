@@ -6,6 +6,8 @@ thousands of pages of a changed site helps nobody. (The layer's guard: lapaz.lay
 from collections import deque
 from dataclasses import dataclass, field
 
+from lapaz.i18n import _
+
 
 @dataclass
 class PageDriftGuard:
@@ -60,18 +62,21 @@ class PageDriftGuard:
     def describe(self) -> str:
         """Why it stops, in words."""
         if self._in_a_row >= self.run:
-            return f"{self._in_a_row} pages in a row came without any of their sections"
-        drifted = sum(self._recent)
-        return f"{drifted} of the last {len(self._recent)} pages came without any of their sections"
+            return _("{count} pages in a row came without any of their sections").format(
+                count=self._in_a_row
+            )
+        return _("{count} of the last {window} pages came without any of their sections").format(
+            count=sum(self._recent), window=len(self._recent)
+        )
 
 
 def drift_line(why: str, headings: list[str], sample: str | None) -> str:
     """The one line a person reads when the crawl stops asking for pages."""
-    found = "; ".join(f'"{heading}"' for heading in headings) if headings else "none"
-    where = f"saved in {sample}" if sample else "could not be saved"
-    return (
-        f"The site's page layout seems to have changed: {why} (no 'Datos Generales',"
-        f" 'Parámetros de Construcción' or 'Otros datos' table, and not the refusal page)."
-        f" Headings found on a sample page: {found}; the sample is {where}."
+    found = "; ".join(f'"{heading}"' for heading in headings) if headings else _("none")
+    where = _("saved in {path}").format(path=sample) if sample else _("could not be saved")
+    return _(
+        "The site's page layout seems to have changed: {why} (no 'Datos Generales',"
+        " 'Parámetros de Construcción' or 'Otros datos' table, and not the refusal page)."
+        " Headings found on a sample page: {found}; the sample is {where}."
         " No more permit pages are asked for; those left are recorded as no_solicitada."
-    )
+    ).format(why=why, found=found, where=where)

@@ -3,6 +3,7 @@
 import difflib
 from dataclasses import dataclass
 
+from lapaz.i18n import _
 from lapaz.layer.filters import Filters
 from lapaz.records.schema import DEFAULT_RESULTS
 
@@ -19,7 +20,11 @@ def _positive_int(name: str, value) -> int | None:
     except (TypeError, ValueError):
         number = 0
     if number < 1:
-        raise ValueError(f"-a {name}={value!r}: expected a whole number of at least 1")
+        raise ValueError(
+            _("-a {name}={value!r}: expected a whole number of at least 1").format(
+                name=name, value=value
+            )
+        )
     return number
 
 
@@ -30,9 +35,11 @@ def _refuse_unknown(names) -> None:
         return
     name = unknown[0]
     close = difflib.get_close_matches(name, KNOWN_ARGUMENTS, n=1)
-    hint = f" (did you mean -a {close[0]}?)" if close else ""
+    hint = _(" (did you mean -a {name}?)").format(name=close[0]) if close else ""
     raise ValueError(
-        f"-a {name}: unknown argument{hint}; the spider takes {', '.join(KNOWN_ARGUMENTS)}"
+        _("-a {name}: unknown argument{hint}; the spider takes {known}").format(
+            name=name, hint=hint, known=", ".join(KNOWN_ARGUMENTS)
+        )
     )
 
 
@@ -59,9 +66,13 @@ class CrawlArguments:
         _refuse_unknown(others)
         wanted = {value.strip().upper() for value in str(resultado).split(",") if value.strip()}
         if not wanted:
-            raise ValueError("-a resultado: give one or more values, or 'todos'")
+            raise ValueError(_("-a resultado: give one or more values, or 'todos'"))
         if refresco not in (None, "", FULL_REFRESH):
-            raise ValueError(f"-a refresco={refresco!r}: the only value is {FULL_REFRESH!r}")
+            raise ValueError(
+                _("-a refresco={value!r}: the only value is {only!r}").format(
+                    value=refresco, only=FULL_REFRESH
+                )
+            )
         return cls(
             wanted_results=None if wanted == {ALL_RESULTS.upper()} else frozenset(wanted),
             limit=_positive_int("limite", limite),

@@ -42,7 +42,7 @@ class TramitesSpider(WfsLayerSpider):
     name = "tramites"
 
     def __init__(self, *args, **kwargs):
-        """Spider arguments (`-a name=value`), see lapaz.spiders.arguments and the README:
+        """Spider arguments (`-a name=value`), see lapaz.spiders.arguments and docs/settings.md:
         resultado, limite, refresco, desde, hasta, macrodistrito. Arguments starting with
         `_` (Scrapyd's `_job`) are accepted and ignored."""
         own = {name: kwargs.pop(name) for name in list(kwargs) if not name.startswith("_")}
@@ -103,7 +103,7 @@ class TramitesSpider(WfsLayerSpider):
             self.state.count(statkeys.WFS_LAT_LON_ORDER)
             if not self.warned_lat_lon:
                 self.warned_lat_lon = True
-                self.logger.warning(messages.LAT_LON_ORDER)
+                self.logger.warning(messages.lat_lon_order())
         yield TramiteItem({**record, **origin})
         if self.arguments.wants_page(permit.resultado):
             yield from self.page_of(permit, record)
@@ -193,11 +193,11 @@ class TramitesSpider(WfsLayerSpider):
                 outcome, origin = PageOutcome.NOT_REQUESTED, NEVER_ASKED
             return DetalleItem(page_record(permit, {"error": outcome.error}, origin))
         if failure.check(ForbiddenByRobots):
-            self.stop_pages(messages.forbidden("the permit pages", failure.value))
+            self.stop_pages(messages.forbidden(messages.PERMIT_PAGES, failure.value))
             not_requested = {"error": PageOutcome.NOT_REQUESTED.error}
             return DetalleItem(page_record(permit, not_requested, NEVER_ASKED))
         unreachable = messages.unreachable_message(
-            "permit page server", request.url, failure.value, "LAPAZ_DETALLE_URL"
+            messages.PAGE_SERVER, request.url, failure.value, "LAPAZ_DETALLE_URL"
         )
         if unreachable is not None:
             self.stop_pages(unreachable)

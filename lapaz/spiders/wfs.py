@@ -134,17 +134,19 @@ class WfsLayerSpider(scrapy.Spider):
         if self.state.figure(statkeys.WFS_PAGES) == 0:
             # Not one page came: say it of the server, not of a page.
             tries = failure.request.meta.get("retry_times", 0) + 1
-            reason = messages.down_message("WFS server", failure.request.url, reason, tries)
+            reason = messages.down_message(messages.WFS_SERVER, failure.request.url, reason, tries)
         self.fail_wfs_page(failure.request.cb_kwargs["page"], reason)
 
     def wfs_unreachable(self, failure) -> bool:
         """A WFS server that cannot be reached or whose robots.txt forbids the layer fails
         the harvest at once, with one line that says so."""
         if failure.check(ForbiddenByRobots):
-            line = messages.forbidden("the WFS layer", failure.value)
+            line = messages.forbidden(messages.WFS_LAYER, failure.value)
         else:
             url = failure.request.url
-            line = messages.unreachable_message("WFS server", url, failure.value, "LAPAZ_WFS_URL")
+            line = messages.unreachable_message(
+                messages.WFS_SERVER, url, failure.value, "LAPAZ_WFS_URL"
+            )
         if line is not None:
             self.state.fail_wfs_page(line)
         return line is not None

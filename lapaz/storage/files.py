@@ -14,6 +14,8 @@ from pathlib import Path
 
 import orjson
 
+from lapaz.i18n import _
+
 # Held while a crawl (or a re-parse) writes, so that two never write the same files.
 LOCK_FILE = ".lock"
 # The WARC archive of every answer (lapaz.crawl.archive writes it, postprocess.reparse
@@ -34,14 +36,20 @@ def lock_folder(data_dir: Path):
         data_dir.mkdir(parents=True, exist_ok=True)
         lock = (data_dir / LOCK_FILE).open("a")
     except OSError as error:
-        raise OSError(f"the data directory {data_dir} is not writable: {error}") from error
+        raise OSError(
+            _("the data directory {path} is not writable: {error}").format(
+                path=data_dir, error=error
+            )
+        ) from error
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
         raise FolderBusy(
-            f"a crawl is writing to {data_dir}: wait for it to end, or give this other"
-            " one another LAPAZ_DATA_DIR"
+            _(
+                "a crawl is writing to {path}: wait for it to end, or give this other"
+                " one another LAPAZ_DATA_DIR"
+            ).format(path=data_dir)
         ) from None
     return lock
 

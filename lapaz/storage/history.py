@@ -23,6 +23,7 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from lapaz.i18n import _
 from lapaz.records.diff import changes
 from lapaz.storage.files import append_json_lines, atomic_file
 from lapaz.storage.jsonl import parse_jsonl, read_jsonl
@@ -68,7 +69,9 @@ def read_snapshot(path: Path) -> list[dict]:
     try:
         content = gzip.decompress(path.read_bytes())
     except (OSError, EOFError) as error:
-        raise OSError(f"{path}: cannot read the snapshot ({error})") from None
+        raise OSError(
+            _("{path}: cannot read the snapshot ({error})").format(path=path, error=error)
+        ) from None
     return parse_jsonl(content, str(path)).records
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import orjson
 
+from lapaz.i18n import _
+
 
 class JsonLinesError(Exception):
     """An input file that cannot be read as JSON lines; the message is one line."""
@@ -26,9 +28,11 @@ def read_jsonl(path: Path) -> JsonLines:
     try:
         content = path.read_bytes()
     except FileNotFoundError:
-        raise JsonLinesError(f"{path}: file not found") from None
+        raise JsonLinesError(_("{path}: file not found").format(path=path)) from None
     except OSError as error:
-        raise JsonLinesError(f"{path}: cannot read ({error.strerror or error})") from None
+        raise JsonLinesError(
+            _("{path}: cannot read ({error})").format(path=path, error=error.strerror or error)
+        ) from None
     return parse_jsonl(content, str(path))
 
 
@@ -48,11 +52,17 @@ def parse_jsonl(content: bytes, name: str) -> JsonLines:
             torn = not content.endswith(b"\n")
             if number == last_number and (result.records or torn):
                 result.warnings.append(
-                    f"{name}: line {number} is incomplete (interrupted crawl?), ignored"
+                    _("{file}: line {number} is incomplete (interrupted crawl?), ignored").format(
+                        file=name, number=number
+                    )
                 )
                 continue
-            raise JsonLinesError(f"{name}: line {number} is not valid JSON") from None
+            raise JsonLinesError(
+                _("{file}: line {number} is not valid JSON").format(file=name, number=number)
+            ) from None
         if not isinstance(record, dict):
-            raise JsonLinesError(f"{name}: line {number} is not a JSON object")
+            raise JsonLinesError(
+                _("{file}: line {number} is not a JSON object").format(file=name, number=number)
+            )
         result.records.append(record)
     return result

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import orjson
 
+from lapaz.i18n import _
 from lapaz.records.pick import keep_replaced_pages, one_record_per_page
 from lapaz.records.schema import PageOutcome
 from lapaz.storage import history
@@ -191,17 +192,22 @@ class DataStore:
 def incomplete_harvest(partial: Path, features: int, has_complete: bool) -> str:
     """What an incomplete run says of its features: where they are, and, when no harvest
     was ever complete, how to merge them; only that it got none, when it got none."""
+    if has_complete and not features:
+        return _(
+            "The harvest is incomplete: {kept} keeps the last complete one; this run got no"
+            " features"
+        ).format(kept=TRAMITES_FILE)
     if has_complete:
-        kept = f"The harvest is incomplete: {TRAMITES_FILE} keeps the last complete one"
-        if not features:
-            return f"{kept}; this run got no features"
-        return f"{kept}, and this run's {features} features are in {partial}"
+        return _(
+            "The harvest is incomplete: {kept} keeps the last complete one, and this run's"
+            " {count} features are in {partial}"
+        ).format(kept=TRAMITES_FILE, count=features, partial=partial)
     if not features:
-        return "The harvest is incomplete and got no features: there is nothing to merge yet"
-    return (
-        f"The harvest is incomplete and there is no complete one yet: this run's"
-        f" {features} features are in {partial} (postprocess.merge --parcial merges them)"
-    )
+        return _("The harvest is incomplete and got no features: there is nothing to merge yet")
+    return _(
+        "The harvest is incomplete and there is no complete one yet: this run's {count}"
+        " features are in {partial} (postprocess.merge --parcial merges them)"
+    ).format(count=features, partial=partial)
 
 
 def _drop_torn_tail(path: Path) -> None:

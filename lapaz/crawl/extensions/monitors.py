@@ -20,6 +20,7 @@ from spidermon.exceptions import NotConfigured
 
 from lapaz.crawl import statkeys
 from lapaz.crawl.state import CrawlState
+from lapaz.i18n import _
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def notifier_actions(crawler) -> list:
         try:
             actions.append(load_object(path).from_crawler(crawler))
         except (ImportError, NotConfigured, ScrapyNotConfigured) as error:
-            logger.warning("%s notifications are off: %s", channel, error)
+            logger.warning(_("%s notifications are off: %s"), channel, error)
     return actions
 
 

@@ -27,8 +27,12 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from lapaz.crawl import statkeys
 from lapaz.crawl.state import ASKED, CrawlState
+from lapaz.i18n import N_, _, number
 
 logger = logging.getLogger(__name__)
+
+# The two bars, by name, and their unit (translated where they are drawn).
+BAR_WORDS = {N_("features"): N_("feature"), N_("pages"): N_("page")}
 
 DEFAULT_INTERVAL = 30.0
 
@@ -48,10 +52,12 @@ def time_left(seconds: float) -> str:
     """A rough time left for a person: "less than a minute left", "about 2 h 05 min left"."""
     minutes = round(seconds / 60)
     if minutes < 1:
-        return "less than a minute left"
+        return _("less than a minute left")
     if minutes < 60:
-        return f"about {minutes} min left"
-    return f"about {minutes // 60} h {minutes % 60:02d} min left"
+        return _("about {minutes} min left").format(minutes=minutes)
+    return _("about {hours} h {minutes} min left").format(
+        hours=minutes // 60, minutes=f"{minutes % 60:02d}"
+    )
 
 
 def _count(done: int, total: int | None) -> str:
@@ -67,12 +73,12 @@ def _count(done: int, total: int | None) -> str:
 def progress_line(progress: Progress) -> str:
     """The progress as one log line, with the page rate and time left once known."""
     parts = [
-        f"features {_count(progress.features_done, progress.features_total)}",
-        f"pages {_count(progress.pages_done, progress.pages_total)}",
+        _("features {count}").format(count=_count(progress.features_done, progress.features_total)),
+        _("pages {count}").format(count=_count(progress.pages_done, progress.pages_total)),
     ]
     rate = progress.pages_per_second
     if rate:
-        parts.append(f"{rate:.1f} pages/s")
+        parts.append(_("{rate} pages/s").format(rate=number(rate, 1)))
         remaining = progress.pages_total - progress.pages_done
         if remaining > 0:
             parts.append(time_left(remaining / rate))
@@ -96,7 +102,9 @@ def progress_of(state: CrawlState, pages_per_second: float | None = None) -> Pro
 def _interval(settings) -> float:
     interval = settings.getfloat("LAPAZ_PROGRESS_INTERVAL", DEFAULT_INTERVAL)
     if interval <= 0:
-        raise ValueError(f"LAPAZ_PROGRESS_INTERVAL must be above 0, not {interval}")
+        raise ValueError(
+            _("LAPAZ_PROGRESS_INTERVAL must be above 0, not {value}").format(value=interval)
+        )
     return interval
 
 
@@ -138,7 +146,7 @@ class ProgressLog(PeriodicLog):
         if self.last_pages is not None and now > self.last_pages[0]:
             rate = (done - self.last_pages[1]) / (now - self.last_pages[0]) or None
         self.last_pages = (now, done)
-        logger.info("Progress: %s", progress_line(progress_of(state, rate)))
+        logger.info(_("Progress: %s"), progress_line(progress_of(state, rate)))
 
     def spider_closed(self, spider, reason) -> None:
         if self.task and self.task.running:
@@ -166,10 +174,10 @@ class ProgressBars:
         return cls(crawler)
 
     def spider_opened(self) -> None:
-        for position, name in enumerate(("features", "pages")):
+        for position, (name, unit) in enumerate(BAR_WORDS.items()):
             self.bars[name] = tqdm(
-                desc=name,
-                unit=name.rstrip("s"),
+                desc=_(name),
+                unit=_(unit),
                 position=position,
                 file=self.bar_file,
                 dynamic_ncols=True,

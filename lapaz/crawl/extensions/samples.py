@@ -4,6 +4,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lapaz.i18n import _
 from lapaz.storage.files import SAMPLES_DIR
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,6 @@ class LayoutSamples:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(body)
         except OSError as error:
-            logger.warning("Could not keep a sample page in %s: %s", path, error)
+            logger.warning(_("Could not keep a sample page in %s: %s"), path, error)
             return headings, None
         return headings, str(path)
