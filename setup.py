@@ -2,9 +2,11 @@
 
 from setuptools import find_packages, setup
 
+from lapaz import __version__
+
 setup(
     name="lapaz",
-    version="1.0.0",
+    version=__version__,
     description="Harvest La Paz (Bolivia) building-permit records: WFS features and pages.",
     packages=find_packages(include=["lapaz", "lapaz.*"]),
     # The message catalogs (lapaz/i18n.py): the egg Scrapyd runs speaks Spanish too.

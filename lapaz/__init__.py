@@ -11,3 +11,6 @@ Layers, each importing only from those below it (import-linter checks it, pyproj
 
 `settings.py` and `items.py` sit beside them; `commands/` holds the `crawl` command.
 """
+
+# The project's version: setup.py packages it, the run history records it.
+__version__ = "1.0.0"

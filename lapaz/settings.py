@@ -157,6 +157,9 @@ EXTENSIONS = {
     # Before the summary, which reports the monitors' results.
     "spidermon.contrib.scrapy.extensions.Spidermon": 450,
     "lapaz.crawl.extensions.summary.CrawlSummary": 500,
+    # Last: the run history's line says how the run ended, monitors included
+    # (<LAPAZ_DATA_DIR>/historial/corridas.jsonl, python -m postprocess.corridas).
+    "lapaz.crawl.extensions.run_history.RunHistory": 600,
 }
 # Progress: bars on a terminal, else a log line every LAPAZ_PROGRESS_INTERVAL seconds.
 LAPAZ_PROGRESS = True

@@ -5,7 +5,11 @@
 Reads `tramites.jsonl` (one record per WFS feature) and `detalles.jsonl` (one record per
 permit page) from the data folder and writes `tramites_merge.csv` there unless `--output`
 names another file; its extension picks the format (see postprocess.formats): `.xlsx` is
-the spreadsheet file, `.csv` (UTF-8) is for programs.
+the spreadsheet file, `.csv` (UTF-8) is for programs. An `--output` that would write over a
+file the crawl keeps (`tramites.jsonl`, `detalles.jsonl`, `cambios.jsonl`,
+`paginas_fallidas.jsonl`, `capa.json`, anything in `historial/`, `archivo/` or `muestras/`,
+in the folder merged or any folder a crawl has used) is refused with one line before
+anything is read or written.
 
 The join is exact: a page record joins the API record of the permit it was requested
 for, the one with its `id_pc_tramite` (the crawl writes it in every page record). A page
@@ -52,8 +56,14 @@ from lapaz.records.schema import (
     order_keys,
 )
 from lapaz.records.values import normalize_codigo_catastral, registration_year
+from lapaz.storage.files import LOCK_FILE
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
-from lapaz.storage.store import DETALLES_FILE, TRAMITES_FILE, TRAMITES_PARTIAL_FILE
+from lapaz.storage.store import (
+    DETALLES_FILE,
+    TRAMITES_FILE,
+    TRAMITES_PARTIAL_FILE,
+    crawl_file,
+)
 from postprocess.blds import blds_records
 from postprocess.formats import OUTPUT_FORMATS, write_table
 from postprocess.numeric import add_numeric_columns
@@ -381,6 +391,30 @@ def tramites_input(data_dir: Path, partial: bool) -> tuple[Path, list[str]]:
     )
 
 
+def data_folders(output: Path, data_dir: Path) -> list[Path]:
+    """The data folders `output` could be in: the one merged, and any folder above the
+    output that a crawl has used (it holds the crawl's lock file)."""
+    above = [folder for folder in output.resolve().parents if (folder / LOCK_FILE).exists()]
+    return [data_dir, *above]
+
+
+def output_problem(output: Path, data_dir: Path) -> str | None:
+    """Why the merge must not write `output`, in one line, or None: writing over one of
+    the crawl's files (the merge's own inputs among them) would lose what the crawl kept."""
+    for folder in data_folders(output, data_dir):
+        owned = crawl_file(output, folder)
+        if owned is not None:
+            return (
+                f"--output {output} would write over the crawl's {owned} in {folder}:"
+                f" choose another name, e.g. {folder / DEFAULT_OUTPUT}"
+            )
+    return None
+
+
+def no_features_to_merge(path: Path) -> str:
+    return f"{path} holds no features: the interrupted harvest got none, there is nothing to merge"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m postprocess.merge",
@@ -446,6 +480,8 @@ def read_inputs(args: argparse.Namespace) -> tuple[list[dict], list[dict], Path]
         detalles = read_jsonl(args.data_dir / DETALLES_FILE)
     except (InputError, JsonLinesError) as error:
         raise InputError(str(error)) from None
+    if args.parcial and not tramites.records:
+        raise InputError(no_features_to_merge(path))
     for warning in [*notes, *tramites.warnings, *detalles.warnings]:
         print(_("warning: {why}").format(why=warning), file=sys.stderr)
     return tramites.records, detalles.records, path
@@ -483,6 +519,10 @@ def output_table(merged: pd.DataFrame, args: argparse.Namespace) -> tuple[pd.Dat
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    problem = output_problem(args.output, args.data_dir)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     try:
         tramites, detalles, source = read_inputs(args)
     except InputError as error:

@@ -20,6 +20,9 @@ extension) and writes into a folder `report` next to it (or `--output-dir`):
 - `summary.md`: the counts, then each chart with the notes on what it counts. Titles stay
   short; the notes are here. A chart that would show one point is not drawn, and the
   summary says so.
+- from the data folder (`--data-dir`, default the input's folder): "Since the last
+  harvest" with `harvests.png` (postprocess.history_report), and "Runs", the run history,
+  with `runs.png` once two runs are recorded (postprocess.runs_report).
 
 A trámite is a row with API data (`fuente` API or Ambos); a page is a row with a page
 record (`fuente` HTML or Ambos), failed when `error_pagina` holds a reason. When the data
@@ -51,6 +54,7 @@ from postprocess.merge import (
     error_reason,
 )
 from postprocess.numeric import built_surface
+from postprocess.runs_report import RunsReportError, write_runs_section
 
 DEFAULT_INPUT = Path("data") / DEFAULT_OUTPUT
 REPORT_FOLDER = "report"
@@ -691,8 +695,10 @@ def main(argv: list[str] | None = None) -> int:
         data = Permits.from_merged(read_table(args.input), args.input)
         data_dir = args.data_dir or args.input.parent
         written = write_report(data, args.input, args.output_dir, is_demo(data_dir))
-        written += write_history_section(data_dir, args.output_dir, args.output_dir / SUMMARY_FILE)
-    except (ReportError, HistoryReportError) as error:
+        summary = args.output_dir / SUMMARY_FILE
+        written += write_history_section(data_dir, args.output_dir, summary)
+        written += write_runs_section(data_dir, args.output_dir, summary)
+    except (ReportError, HistoryReportError, RunsReportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(

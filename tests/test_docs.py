@@ -209,3 +209,45 @@ def test_the_readme_demo_commands_work_in_their_order(tmp_path):
         (rows,) = geopackage.execute(f'select count(*) from "{layer}"').fetchone()
     assert layer == "tramites"
     assert rows == 3000
+
+
+def test_the_weekly_pages_link_each_other_and_show_the_run_history_as_it_prints():
+    from postprocess.corridas import headers
+
+    english = (PROJECT_ROOT / "docs" / "weekly.md").read_text(encoding="utf-8")
+    spanish = (PROJECT_ROOT / "docs" / "cada-semana.md").read_text(encoding="utf-8")
+    assert "(cada-semana.md)" in english
+    assert "(weekly.md)" in spanish
+    for page in (english, spanish):
+        assert "python -m postprocess.corridas" in page
+        assert "historial/corridas.jsonl" in page
+        # The table as the command prints it: its header, its columns.
+        header = next(line for line in page.splitlines() if line.startswith("start (UTC)"))
+        assert header.split() == " ".join(headers()).split()
+        assert "OnCalendar=Mon *-*-* 03:30:00 America/La_Paz" in page
+        assert "30   7  *   *   1     /srv/lapaz/semanal.sh" in page
+
+
+def test_the_weekly_pages_give_the_settings_with_their_defaults_and_the_summary_as_it_prints():
+    from lapaz import settings
+
+    # The summary's page line as CrawlSummary writes it, in each page's language.
+    summary_parts = {
+        "weekly.md": (" failed (0 new, 2 persisting), ", "; 698 wanted in all"),
+        "cada-semana.md": (" fallidas (0 nuevas, 2 que persisten), ", "; 698 buscadas en total"),
+    }
+    for name, parts in summary_parts.items():
+        page = (PROJECT_ROOT / "docs" / name).read_text(encoding="utf-8")
+        rows = re.findall(r"^\| `(LAPAZ_\w+)` \| ([\d.]+) \|", page, flags=re.MULTILINE)
+        assert {setting for setting, _ in rows} >= {
+            "LAPAZ_MONITOR_MIN_PAGES",
+            "LAPAZ_MAX_LAYER_SHRINK",
+            "LAPAZ_WARN_NO_NEW_PERMIT_WEEKS",
+        }, name
+        for setting, default in rows:
+            assert getattr(settings, setting) == float(default), (name, setting)
+        for part in parts:
+            assert part in page, name
+        assert '"primera_falla":' in page, name
+        assert "paginas_fallidas.jsonl" in page, name
+        assert "capa.json" in page, name

@@ -174,3 +174,92 @@ def test_blds_export_maps_the_core_permit_fields(data_dir, capsys):
 def test_blds_day_is_the_la_paz_day(tmp_path):
     days = la_paz_day(pd.Series(["2025-01-01T02:30:00Z", "2025-01-01T04:00:00.000Z", None]))
     assert list(days.fillna("")) == ["2024-12-31", "2025-01-01", ""]
+
+
+# -- An --output that would lose data ----------------------------------------------------
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` and its content."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    ("output", "owned"),
+    [
+        ("tramites.jsonl", "tramites.jsonl"),
+        ("detalles.jsonl", "detalles.jsonl"),
+        ("cambios.jsonl", "cambios.jsonl"),
+        ("historial/corridas.jsonl", "historial/"),
+        ("historial/tabla.csv", "historial/"),
+        ("archivo/tabla.parquet", "archivo/"),
+        ("muestras/tabla.xlsx", "muestras/"),
+    ],
+)
+def test_an_output_over_a_file_of_the_crawl_is_refused_before_anything_is_written(
+    data_dir, output, owned, capsys
+):
+    (data_dir / "cambios.jsonl").write_bytes(b'{"tipo":"nuevo"}\n')
+    (data_dir / "historial").mkdir()
+    (data_dir / "historial" / "corridas.jsonl").write_bytes(b'{"estado":"correcta"}\n')
+    before = folder_bytes(data_dir)
+
+    assert main(["--data-dir", str(data_dir), "--output", str(data_dir / output)]) == 1
+
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"error: --output {data_dir / output} would write over the crawl's {owned} in"
+        f" {data_dir}: choose another name, e.g. {data_dir / 'tramites_merge.csv'}\n"
+    )
+    assert captured.out == ""
+    assert folder_bytes(data_dir) == before
+
+
+def test_the_merge_cannot_replace_its_input(data_dir):
+    """The issue's case, as a user types it: the merged table over the crawl's features."""
+    before = (data_dir / "tramites.jsonl").read_bytes()
+
+    finished = run_merge(data_dir, "--output", str(data_dir / "tramites.jsonl"))
+
+    assert finished.returncode == 1
+    assert finished.stderr.count("\n") == 1
+    assert "would write over the crawl's tramites.jsonl" in finished.stderr
+    assert (data_dir / "tramites.jsonl").read_bytes() == before
+
+
+def test_an_output_over_the_files_of_another_data_folder_is_refused(data_dir, tmp_path):
+    """A folder a crawl has used (it holds the crawl's lock file) is a data folder too,
+    whichever folder is merged; the path may also be written another way."""
+    other = tmp_path / "otra"
+    other.mkdir()
+    (other / ".lock").touch()
+    (other / "detalles.jsonl").write_bytes(b'{"error":null}\n')
+    roundabout = other / ".." / "otra" / "detalles.jsonl"
+
+    assert main(["--data-dir", str(data_dir), "--output", str(roundabout)]) == 1
+    assert (other / "detalles.jsonl").read_bytes() == b'{"error":null}\n'
+
+
+@pytest.mark.parametrize("output", ["tramites.gpkg", "tramites_merge.jsonl", "informes/x.csv"])
+def test_other_outputs_in_the_data_folder_are_written(data_dir, output):
+    (data_dir / "informes").mkdir()
+    assert main(["--data-dir", str(data_dir), "--output", str(data_dir / output)]) == 0
+    assert (data_dir / output).stat().st_size > 0
+
+
+def test_parcial_of_a_harvest_without_features_says_so(data_dir):
+    (data_dir / "tramites.jsonl").unlink()
+    (data_dir / "tramites.jsonl.partial").write_bytes(b"")
+
+    finished = run_merge(data_dir, "--parcial")
+
+    assert finished.returncode == 1
+    assert finished.stderr == (
+        f"error: {data_dir / 'tramites.jsonl.partial'} holds no features: the interrupted"
+        " harvest got none, there is nothing to merge\n"
+    )
+    assert not (data_dir / "tramites_merge.csv").exists()

@@ -30,6 +30,7 @@ from tools.replica import (
     page_rows,
 )
 from tools.replica.pages import REFUSAL_TEXT, render_permit_page
+from tools.replica.season import Season, Week
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GETFEATURE = {
@@ -591,6 +592,54 @@ def test_stop_is_prompt_with_open_connections():
     with pytest.raises(ConnectionRefusedError):
         http.client.HTTPConnection("127.0.0.1", port, timeout=2).connect()
     idle.close()
+
+
+def test_a_site_down_for_a_week_comes_back_on_its_port_with_its_layer():
+    replica = ReplicaServer(ReplicaConfig(features=50)).start()
+    port = replica.port
+    replica.add_features(3)
+    replica.stop()
+    replica.start()
+    try:
+        assert replica.port == port
+        status, collection = get_features(replica, count=1)
+        assert status == 200
+        assert collection["numberMatched"] == 53
+    finally:
+        replica.stop()
+
+
+def test_a_season_changes_the_site_and_says_what_the_change_log_should_get():
+    replica = ReplicaServer(ReplicaConfig(features=300))
+    season = Season(replica, failing_pages=2)
+    before = {f["properties"]["idPCTramite"]: f["properties"] for f in replica.features}
+    lines = season.next_week(Week(added=4, approved=2, resurfaced=1, removed=1))
+    after = {f["properties"]["idPCTramite"]: f["properties"] for f in replica.features}
+
+    assert len(season.failing_pages) == 2
+    assert all(replica.served_page_feature(i) for i in season.failing_pages)
+    kinds = Counter((tipo, campo) for _, tipo, campo in lines)
+    assert kinds == {
+        ("nuevo", None): 4,
+        ("retirado", None): 1,
+        ("modificado", "resultado"): 2,
+        ("modificado", "fecha_aprobacion"): 2,
+        ("modificado", "superficie_construida"): 1,
+    }
+    for key, tipo, campo in lines:
+        if tipo == "nuevo":
+            assert key in after
+            assert key not in before
+        elif tipo == "retirado":
+            assert key in before
+            assert key not in after
+        elif campo == "resultado":
+            assert (before[key]["resultado"], after[key]["resultado"]) == ("OBSERVADO", "APROBADO")
+        elif campo == "superficie_construida":
+            assert after[key]["SuperficieConstruida"] > before[key]["SuperficieConstruida"]
+    # Pages that fail all season are never among the permits changed.
+    failing = {page_identifier({"properties": before[key]}) for key, *_ in lines if key in before}
+    assert not failing & set(season.failing_pages)
 
 
 def test_cli_prints_ready_and_stops_on_sigterm():

@@ -2,7 +2,11 @@ import orjson
 import pytest
 
 from lapaz.records.pick import page_is_done
-from lapaz.storage.store import DataStore
+from lapaz.storage.files import atomic_file
+from lapaz.storage.runs import read_runs
+from lapaz.storage.store import DataStore, crawl_file
+from tests.crawl import run_crawl
+from tools.replica import ReplicaConfig, ReplicaServer
 
 
 def write_lines(path, records, tail=b""):
@@ -119,3 +123,105 @@ def test_an_incomplete_harvest_keeps_the_last_complete_one(tmp_path, caplog):
     commit(store)
     assert (tmp_path / "tramites.jsonl").read_bytes() == b'{"id_pc_tramite":3}\n'
     assert not (tmp_path / "tramites.jsonl.partial").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "owned"),
+    [
+        ("tramites.jsonl", "tramites.jsonl"),
+        ("detalles.jsonl.partial", "detalles.jsonl.partial"),
+        ("cambios.jsonl", "cambios.jsonl"),
+        ("paginas_fallidas.jsonl", "paginas_fallidas.jsonl"),
+        ("capa.json", "capa.json"),
+        (".lock", ".lock"),
+        ("historial/corridas.jsonl", "historial/"),
+        ("archivo/a/b.warc.gz", "archivo/"),
+        ("muestras/p.html", "muestras/"),
+        ("tramites_merge.csv", None),
+        ("informes/tramites.jsonl", None),
+        ("../tramites.jsonl", None),
+    ],
+)
+def test_the_files_the_crawl_owns(tmp_path, name, owned):
+    data_dir = tmp_path / "data"
+    assert crawl_file(data_dir / name, data_dir) == owned
+
+
+@pytest.mark.parametrize(
+    ("features", "says"),
+    [(0, "got no features: there is nothing to merge yet"), (1, "--parcial merges them")],
+)
+def test_a_first_harvest_left_incomplete_suggests_parcial_only_with_features(
+    tmp_path, caplog, features, says
+):
+    store = DataStore(tmp_path)
+    store.open(full_refresh=False)
+    for key in range(features):
+        store.write("tramites", {"id_pc_tramite": key})
+    store.keep_incomplete()
+    store.release()
+    assert says in caplog.text
+    assert ("--parcial" in caplog.text) == bool(features)
+
+
+def test_an_incomplete_run_after_a_complete_one_says_how_many_features_it_got(tmp_path, caplog):
+    write_lines(tmp_path / "tramites.jsonl", [{"id_pc_tramite": 1}])
+    store = DataStore(tmp_path)
+    store.open(full_refresh=False)
+    store.keep_incomplete()
+    store.release()
+    assert "tramites.jsonl keeps the last complete one; this run got no features" in caplog.text
+    assert "--parcial" not in caplog.text
+
+
+def test_a_file_that_cannot_be_replaced_stays_as_it_was_with_nothing_beside_it(tmp_path):
+    path = tmp_path / "detalles.jsonl"
+    path.write_bytes(b'{"a":1}\n')
+
+    def write_half_then_fail():
+        with atomic_file(path) as stream:
+            stream.write(b'{"a":2}\n')
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_half_then_fail()
+    assert path.read_bytes() == b'{"a":1}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["detalles.jsonl"]
+
+
+@pytest.mark.e2e
+def test_a_harvest_the_folder_cannot_take_fails_on_one_line_and_leaves_every_file_whole(
+    tmp_path,
+):
+    data = tmp_path / "data"
+    with ReplicaServer(ReplicaConfig(features=120)) as replica:
+        assert run_crawl(replica, data).returncode == 0
+        before = {name: (data / name).read_bytes() for name in ("tramites.jsonl", "capa.json")}
+        snapshots = sorted((data / "historial").glob("tramites-*"))
+        replica.add_features(5)
+        # The commit cannot write detalles.jsonl's successor: a folder took its name (as a
+        # full disk would stop it).
+        (data / "detalles.jsonl.partial").mkdir()
+        failed = run_crawl(replica, data)
+        after_failure = {name: (data / name).read_bytes() for name in before}
+        snapshots_after_failure = sorted((data / "historial").glob("tramites-*"))
+        partials = sorted(p.name for p in data.glob("*.partial") if p.is_file())
+        (data / "detalles.jsonl.partial").rmdir()
+        caught_up = run_crawl(replica, data)
+
+    assert failed.returncode == 1
+    (error,) = [line for line in failed.log.splitlines() if line.startswith("error: ")]
+    assert failed.log.rstrip().splitlines()[-1] == error
+    assert error.startswith("error: The harvest could not be written to the data folder: ")
+    assert after_failure == before, "the last complete harvest stays the folder's"
+    assert snapshots_after_failure == snapshots
+    assert partials == ["tramites.jsonl.partial"], "nothing half-written beside its file"
+    runs = read_runs(data).records
+    assert [run["estado"] for run in runs] == ["correcta", "fallida", "correcta"]
+    assert f"error: {runs[1]['motivo']}" == error
+    assert caught_up.returncode == 0, caught_up.log[-2000:]
+    assert len(caught_up.tramites) == 125
+    assert sorted((data / "historial").glob("tramites-*"))[: len(snapshots)] == snapshots
+    new = [line for line in caught_up.cambios if line["tipo"] == "nuevo"]
+    assert len(new) == 5, "the features the failed commit did not keep are logged once"
+    assert not list(data.glob("*.partial"))

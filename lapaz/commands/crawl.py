@@ -2,18 +2,26 @@
 
 Scrapy's own command exits 0 even when the spider closed early or the harvest fell short;
 cron, CI and Scrapyd need the exit status to tell. A crawl that cannot start (a bad
-spider argument, an unwritable data directory) ends with its reason on one line.
+spider argument, an unwritable data directory) ends with its reason on one line, and
+leaves that line in the run history (lapaz.storage.runs) of a data folder that exists.
 """
 
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.defer import deferred_from_coro
 
 from lapaz.commands import console
+from lapaz.crawl.extensions.run_history import not_started_run, record_run
 from lapaz.crawl.state import CrawlState
 from lapaz.i18n import _
+
+
+def could_not_start() -> str:
+    return _("the crawl could not start")
 
 
 class Command(ScrapyCrawlCommand):
@@ -28,6 +36,7 @@ class Command(ScrapyCrawlCommand):
     def run(self, args, opts):
         if len(args) != 1:
             raise UsageError(_("give one spider: scrapy crawl tramites"))
+        started = datetime.now(UTC)
         crawler = self.crawler_process.create_crawler(args[0])
         if self.quiet:
             console.quiet_console()
@@ -42,11 +51,17 @@ class Command(ScrapyCrawlCommand):
         )
         self.crawler_process.start()
 
-        for error in startup_errors:
-            print(f"error: {error}", file=sys.stderr)
         verdict = _verdict(crawler)
         if startup_errors or self.crawler_process.bootstrap_failed or verdict is None:
             self.exitcode = 1
+            why = "; ".join(map(str, startup_errors)) or could_not_start()
+            data_dir = Path(crawler.settings["LAPAZ_DATA_DIR"])
+            # Into a data folder that exists only: a mistyped run makes no folder of its own;
+            # a crawl that was judged left its line already (lapaz.crawl.extensions.run_history).
+            if data_dir.is_dir() and verdict is None:
+                record_run(data_dir, not_started_run(started, datetime.now(UTC), why))
+            for error in startup_errors:
+                print(f"error: {error}", file=sys.stderr)
             return
         self.exitcode = verdict.exit_code
         if verdict.line is not None:

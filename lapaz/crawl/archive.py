@@ -181,6 +181,7 @@ class WarcArchiveMiddleware:
             self.path, self._stream = open_new_warc(self.directory, self.started)
             self._writer = WARCWriter(self._stream, gzip=True)
             write_warcinfo(self._writer, self.path.name)
+            self.stats.set_value(statkeys.ARCHIVE_FILE, self.path.name)
             logger.info(_("Archiving every answer to %s"), self.path)
         return self._writer
 

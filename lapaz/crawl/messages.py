@@ -141,6 +141,14 @@ def no_new_permit_since(last, weeks: int) -> str:
     ).format(day=f"{last:%Y-%m-%d}", weeks=weeks)
 
 
+def not_written(error: OSError) -> str:
+    return _(
+        "The harvest could not be written to the data folder: {error}. No file in it is"
+        " half-written (tramites.jsonl.partial keeps this run's features); fix the cause"
+        " and run again"
+    ).format(error=error)
+
+
 def stopped_asking(why: str) -> str:
     return _("The crawl stops asking for permit pages: {why}").format(why=why)
 

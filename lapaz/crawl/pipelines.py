@@ -7,15 +7,18 @@ the folder's harvest as it was. Records arrive final (built by the spider with
 lapaz.records.tramite and lapaz.permits.page).
 """
 
+import logging
 from pathlib import Path
 
 from itemadapter import ItemAdapter
 from scrapy import signals
 
-from lapaz.crawl import statkeys
+from lapaz.crawl import messages, statkeys
 from lapaz.crawl.state import CrawlState
 from lapaz.items import DetalleItem
 from lapaz.storage.store import DataStore
+
+logger = logging.getLogger(__name__)
 
 
 class DataFolderPipeline:
@@ -71,8 +74,16 @@ class DataFolderPipeline:
         state = self.state
         try:
             if state.judge(reason).complete:
-                self.store.commit(self.replaced_pages, state.failures, state.layer_record())
+                self.commit(state)
             else:
                 self.store.keep_incomplete()
         finally:
             self.store.release()
+
+    def commit(self, state: CrawlState) -> None:
+        try:
+            self.store.commit(self.replaced_pages, state.failures, state.layer_record())
+        except OSError as error:
+            line = messages.not_written(error)
+            logger.error(line)
+            state.not_written(line)

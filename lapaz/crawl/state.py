@@ -5,7 +5,9 @@ spider feeds it what the WFS layer answers, the data folder's pipeline what it w
 what the folder held before. When the spider closes, it judges once into a frozen
 `Verdict`, which everything after reads: the pipeline (whether to commit the harvest),
 the monitors and their notifications, the closing summary, the run history and the exit
-status of `scrapy crawl`.
+status of `scrapy crawl`. Its one change after: a harvest judged complete that the data
+folder could not take fails the run (`not_written`), before the run history and the
+command read it.
 
 The dataset is judged, not this run's sample: a page that failed last run and fails again
 is a persisting failure (reported, never by itself a failure of the run); shares of
@@ -13,7 +15,7 @@ outcomes are judged on the new failures against every wanted page, or on this ru
 only when enough were asked.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from scrapy import signals
@@ -47,6 +49,8 @@ class Failure:
     LAYER_SHRANK = "layer_shrank"
     PAGES_STOPPED = "pages_stopped"
     CHECKS = "checks_failed"
+    # Judged complete, but the data folder could not take the harvest (a full disk).
+    NOT_WRITTEN = "not_written"
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,17 @@ class CrawlState:
             warnings=tuple(self._warnings()),
             problems=problems,
             fingerprint=fingerprint,
+        )
+        return self.verdict
+
+    def not_written(self, line: str) -> Verdict:
+        """The harvest judged complete could not be committed: the run fails on `line`.
+
+        The one change to a verdict once judged, made before the readers after the commit
+        (the run history, the command) read it.
+        """
+        self.verdict = replace(
+            self.verdict, complete=False, reason=Failure.NOT_WRITTEN, line=line, exit_code=1
         )
         return self.verdict
 

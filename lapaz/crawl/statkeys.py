@@ -35,6 +35,8 @@ SUMMARY = "lapaz/summary"
 # The WARC archive (lapaz.crawl.archive): answers written, and failures to write them.
 ARCHIVE_RESPONSES = "lapaz/archive/responses"
 ARCHIVE_WRITE_ERRORS = "lapaz/archive/write_errors"
+# The name of this run's WARC file, once it is opened.
+ARCHIVE_FILE = "lapaz/archive/file"
 
 # The pace of new requests (lapaz.crawl.throttle): the delay between them in seconds (of the
 # server last changed), decreases made and given back, answers counted as failures, and

@@ -1,7 +1,10 @@
 """Noticing that the WFS layer changed: properties renamed or gone. Pure logic: the
 municipality announces no change, and a crawl of a changed layer must stop, saying what."""
 
+import hashlib
 from collections.abc import Iterable, Mapping
+
+import orjson
 
 from lapaz.i18n import _
 from lapaz.records.schema import TRAMITE_PROPERTIES
@@ -87,3 +90,12 @@ def fingerprint_changes(
         if old and new and old.isdisjoint(new):
             changes.append(f"{name} was {'/'.join(sorted(old))}, now {'/'.join(sorted(new))}")
     return changes
+
+
+def fingerprint_digest(fingerprint: Mapping[str, Iterable[str]]) -> str | None:
+    """A short digest of the layer's fingerprint (the run history's `capa_huella`): equal
+    names and types, equal digests; None before any feature came."""
+    if not fingerprint:
+        return None
+    canonical = {name: sorted(types) for name, types in fingerprint.items()}
+    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]

@@ -1,8 +1,9 @@
-"""Writing the data folder's files safely: one lock, and files replaced whole.
+"""Writing the data folder's files safely: one lock, files replaced whole, lines appended whole.
 
 Every writer of the folder (the crawl's pipeline, `postprocess.reparse`) takes the lock
 first; every file rewritten goes through `replace_atomically`, so that a reader, or a run
-killed half-way, never sees half a file.
+killed half-way, never sees half a file; every line appended to a log (the change log, the
+run history) goes through `append_json_lines`, in one write.
 """
 
 import fcntl
@@ -10,6 +11,8 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import orjson
 
 from lapaz.i18n import _
 
@@ -19,6 +22,8 @@ LOCK_FILE = ".lock"
 # reads it): <data dir>/archivo/lapaz-<run start>.warc.gz
 ARCHIVE_DIR = "archivo"
 ARCHIVE_SUFFIX = ".warc.gz"
+# Pages that no longer look like permit pages, kept for a person (lapaz.permits.drift).
+SAMPLES_DIR = "muestras"
 
 
 class FolderBusy(OSError):
@@ -55,11 +60,17 @@ def atomic_file(path: Path) -> Iterator:
     without an error: written beside it, flushed to disk, then renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as stream:
-        yield stream
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(partial, path)
+    stream = partial.open("wb")
+    try:
+        with stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        # The file stays as it was, and no half of its successor lies beside it.
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def replace_atomically(path: Path, lines: Iterable[bytes]) -> None:
@@ -67,3 +78,17 @@ def replace_atomically(path: Path, lines: Iterable[bytes]) -> None:
     with atomic_file(path) as stream:
         for line in lines:
             stream.write(line + b"\n")
+
+
+def append_json_lines(path: Path, records: list[dict]) -> None:
+    """Append the records to the JSON-lines file at `path`, one write, flushed to disk.
+
+    One write to a file opened for appending: a reader, or another process appending to
+    the same file, never sees half a line of it.
+    """
+    if not records:
+        return
+    with path.open("ab") as stream:
+        stream.write(b"".join(orjson.dumps(record) + b"\n" for record in records))
+        stream.flush()
+        os.fsync(stream.fileno())

@@ -18,17 +18,14 @@ The comparison itself is lapaz.records.diff; this module keeps the files.
 """
 
 import gzip
-import os
 import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
-
 from lapaz.i18n import _
 from lapaz.records.diff import changes
-from lapaz.storage.files import atomic_file
+from lapaz.storage.files import append_json_lines, atomic_file
 from lapaz.storage.jsonl import parse_jsonl, read_jsonl
 
 TRAMITES_FILE = "tramites.jsonl"
@@ -102,16 +99,6 @@ def keep_snapshot(data_dir: Path, tramites_path: Path, harvest_time: datetime) -
     return target
 
 
-def append_changes(path: Path, lines: list[dict]) -> None:
-    """Append the lines to the change log, flushed to disk."""
-    if not lines:
-        return
-    with path.open("ab") as stream:
-        stream.write(b"".join(orjson.dumps(line) + b"\n" for line in lines))
-        stream.flush()
-        os.fsync(stream.fileno())
-
-
 def record_harvest(data_dir: Path, harvest_time: datetime) -> Path:
     """A complete harvest has just become `tramites.jsonl`: log its changes against the
     latest snapshot before it, if any, then keep it as a snapshot; returns the snapshot.
@@ -125,5 +112,5 @@ def record_harvest(data_dir: Path, harvest_time: datetime) -> Path:
     if earlier:
         current = read_jsonl(tramites).records
         lines = changes(read_snapshot(earlier[-1]), current, harvest_label(harvest_time))
-        append_changes(data_dir / CHANGES_FILE, lines)
+        append_json_lines(data_dir / CHANGES_FILE, lines)
     return keep_snapshot(data_dir, tramites, harvest_time)

@@ -23,7 +23,14 @@ from lapaz.i18n import _
 from lapaz.records.pick import keep_replaced_pages, one_record_per_page
 from lapaz.records.schema import PageOutcome
 from lapaz.storage import history
-from lapaz.storage.files import lock_folder, replace_atomically
+from lapaz.storage.files import (
+    ARCHIVE_DIR,
+    LOCK_FILE,
+    SAMPLES_DIR,
+    lock_folder,
+    replace_atomically,
+)
+from lapaz.storage.history import CHANGES_FILE, HISTORY_DIR
 from lapaz.storage.jsonl import read_jsonl
 from lapaz.storage.previous import (
     DETALLES_FILE,
@@ -40,7 +47,44 @@ logger = logging.getLogger(__name__)
 
 # Where a run writes its features; it becomes TRAMITES_FILE when the harvest is complete.
 TRAMITES_PARTIAL_FILE = "tramites.jsonl.partial"
-__all__ = ["DETALLES_FILE", "TRAMITES_FILE", "TRAMITES_PARTIAL_FILE", "DataStore"]
+# What the crawl writes in its data folder: no other program may write over them.
+CRAWL_FILES = frozenset(
+    {
+        TRAMITES_FILE,
+        TRAMITES_PARTIAL_FILE,
+        DETALLES_FILE,
+        CHANGES_FILE,
+        FAILURES_FILE,
+        LAYER_FILE,
+        LOCK_FILE,
+    }
+)
+CRAWL_FOLDERS = frozenset({HISTORY_DIR, ARCHIVE_DIR, SAMPLES_DIR})
+# A file being written, renamed over its final name once whole (lapaz.storage.files).
+PARTIAL_SUFFIX = ".partial"
+__all__ = [
+    "CRAWL_FILES",
+    "DETALLES_FILE",
+    "TRAMITES_FILE",
+    "TRAMITES_PARTIAL_FILE",
+    "DataStore",
+    "crawl_file",
+]
+
+
+def crawl_file(path: Path, data_dir: Path) -> str | None:
+    """Which of the crawl's files or folders in `data_dir` `path` is (`cambios.jsonl`,
+    `historial/`...), or None when it is none of them."""
+    try:
+        inside = path.resolve().relative_to(data_dir.resolve())
+    except ValueError:
+        return None
+    first, *rest = inside.parts or ("",)
+    if rest and first in CRAWL_FOLDERS:
+        return f"{first}/"
+    if not rest and (first in CRAWL_FILES or first.endswith(PARTIAL_SUFFIX)):
+        return first
+    return None
 
 
 class DataStore:
@@ -54,6 +98,8 @@ class DataStore:
         self._pages_start = 0
         self._streams = {}
         self._lock = None
+        # Features written to TRAMITES_PARTIAL_FILE by this run.
+        self.features_written = 0
 
     def open(self, full_refresh: bool) -> PreviousHarvest:
         """Lock the folder and read what it holds; nothing in it is rewritten."""
@@ -80,6 +126,8 @@ class DataStore:
             stream = self._streams[kind] = path.open("ab")
         stream.write(orjson.dumps(record) + b"\n")
         stream.flush()
+        if kind == "tramites":
+            self.features_written += 1
 
     def close_files(self) -> None:
         for stream in self._streams.values():
@@ -131,31 +179,35 @@ class DataStore:
         """Leave the folder's harvest as it was; say where this run's features are."""
         self.close_files()
         partial = self.data_dir / TRAMITES_PARTIAL_FILE
-        if not partial.exists():
-            return
-        if (self.data_dir / TRAMITES_FILE).exists():
-            logger.warning(
-                _(
-                    "The harvest is incomplete: %s keeps the last complete one, and this run's"
-                    " features are in %s"
-                ),
-                TRAMITES_FILE,
-                partial,
-            )
-        elif partial.stat().st_size:
-            logger.warning(
-                _(
-                    "The harvest is incomplete and there is no complete one yet: this run's"
-                    " features are in %s (postprocess.merge --parcial merges them)"
-                ),
-                partial,
-            )
+        has_complete = (self.data_dir / TRAMITES_FILE).exists()
+        logger.warning(incomplete_harvest(partial, self.features_written, has_complete))
 
     def release(self) -> None:
         self.close_files()
         if self._lock is not None:
             self._lock.close()  # which releases the lock; so does the end of the process
             self._lock = None
+
+
+def incomplete_harvest(partial: Path, features: int, has_complete: bool) -> str:
+    """What an incomplete run says of its features: where they are, and, when no harvest
+    was ever complete, how to merge them; only that it got none, when it got none."""
+    if has_complete and not features:
+        return _(
+            "The harvest is incomplete: {kept} keeps the last complete one; this run got no"
+            " features"
+        ).format(kept=TRAMITES_FILE)
+    if has_complete:
+        return _(
+            "The harvest is incomplete: {kept} keeps the last complete one, and this run's"
+            " {count} features are in {partial}"
+        ).format(kept=TRAMITES_FILE, count=features, partial=partial)
+    if not features:
+        return _("The harvest is incomplete and got no features: there is nothing to merge yet")
+    return _(
+        "The harvest is incomplete and there is no complete one yet: this run's {count}"
+        " features are in {partial} (postprocess.merge --parcial merges them)"
+    ).format(count=features, partial=partial)
 
 
 def _drop_torn_tail(path: Path) -> None:

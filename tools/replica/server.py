@@ -343,6 +343,8 @@ class ReplicaServer:
     # -- life cycle -------------------------------------------------------------------
 
     def start(self) -> "ReplicaServer":
+        """Serve; after stop(), on the same port again (a site back up after a week down)."""
+        self.stopping.clear()
         self._httpd = _HttpServer(("127.0.0.1", self._port), self)
         # Kept after stop: the URLs of a stopped replica are those of a site that is down.
         self._port = self._httpd.server_address[1]

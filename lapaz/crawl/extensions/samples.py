@@ -5,11 +5,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lapaz.i18n import _
+from lapaz.storage.files import SAMPLES_DIR
 
 logger = logging.getLogger(__name__)
-
-# In the data folder: pages that no longer look like permit pages (lapaz.permits.drift).
-SAMPLES_DIR = "muestras"
 
 
 class LayoutSamples:

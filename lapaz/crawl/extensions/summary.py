@@ -18,6 +18,7 @@ FAILURE_WORDS = {
     Failure.LAYER_SHRANK: N_("THE WFS LAYER SHRANK"),
     Failure.PAGES_STOPPED: N_("PAGES NOT ALL REQUESTED"),
     Failure.CHECKS: N_("THE HARVEST'S CHECKS FAILED"),
+    Failure.NOT_WRITTEN: N_("THE DATA FOLDER COULD NOT BE WRITTEN"),
 }
 # Persisting failures listed one a line; the rest are in paginas_fallidas.jsonl.
 LISTED_PERSISTING = 10
