@@ -205,22 +205,7 @@ LAPAZ_WARN_NO_NEW_PERMIT_WEEKS = 8
 # actions, each used once its first setting below is set (here, with -s, or in the
 # environment); nothing is sent otherwise, and nothing fails when they are unset.
 # Telegram needs `jinja2` installed, Slack `slack-sdk` and `jinja2`, e-mail `premailer`.
-LAPAZ_NOTIFY_SETTINGS = [
-    "SPIDERMON_TELEGRAM_SENDER_TOKEN",
-    "SPIDERMON_TELEGRAM_RECIPIENTS",
-    "SPIDERMON_SLACK_SENDER_TOKEN",
-    "SPIDERMON_SLACK_SENDER_NAME",
-    "SPIDERMON_SLACK_RECIPIENTS",
-    "SPIDERMON_EMAIL_TO",
-    "SPIDERMON_EMAIL_SENDER",
-    "SPIDERMON_EMAIL_SUBJECT",
-    "SPIDERMON_SMTP_HOST",
-    "SPIDERMON_SMTP_PORT",
-    "SPIDERMON_SMTP_USER",
-    "SPIDERMON_SMTP_PASSWORD",
-    "SPIDERMON_SMTP_ENFORCE_TLS",
-]
-# Secrets come from the environment; an unset one stays unset (None).
+# Secrets come from the environment only; an unset one stays unset (None).
 SPIDERMON_TELEGRAM_SENDER_TOKEN = os.environ.get("SPIDERMON_TELEGRAM_SENDER_TOKEN")
 SPIDERMON_TELEGRAM_RECIPIENTS = os.environ.get("SPIDERMON_TELEGRAM_RECIPIENTS")
 SPIDERMON_SLACK_SENDER_TOKEN = os.environ.get("SPIDERMON_SLACK_SENDER_TOKEN")

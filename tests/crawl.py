@@ -66,10 +66,17 @@ def run_crawl(
     arguments: dict | None = None,
     extra: tuple = (),
     timeout: float = CRAWL_TIMEOUT,
+    user_console: bool = False,
     **settings,
 ) -> CrawlResult:
-    """One `scrapy crawl tramites` in a subprocess, from the project's root, as a user runs it."""
-    command = crawl_command(crawl_settings(replica, data_dir, **settings), arguments, extra)
+    """One `scrapy crawl tramites` in a subprocess, from the project's root, as a user runs it.
+
+    user_console: the project's log level, as a user's console shows it, not the tests'.
+    """
+    chosen = crawl_settings(replica, data_dir, **settings)
+    if user_console:
+        del chosen["LOG_LEVEL"]
+    command = crawl_command(chosen, arguments, extra)
     completed = subprocess.run(
         command,
         cwd=PROJECT_ROOT,

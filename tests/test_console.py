@@ -1,16 +1,14 @@
 """What a person sees of a crawl on the console: our lines, in their language, the reason
 for a failure once; Scrapy's own lines only when asked for."""
 
-import os
 import socket
-import subprocess
 
 import pytest
 from scrapy.settings import Settings
 
 from lapaz.commands.console import scrapy_lines_wanted
-from tests.crawl import CrawlResult
-from tools.crawl import CRAWL_TIMEOUT, PROJECT_ROOT, Site, crawl_command, crawl_settings
+from tests.crawl import CrawlResult, run_crawl
+from tools.crawl import Site
 from tools.replica import ReplicaConfig, ReplicaServer
 
 
@@ -24,18 +22,7 @@ def closed_site() -> Site:
 
 def console_crawl(site, data_dir, extra: tuple = (), **settings) -> CrawlResult:
     """`scrapy crawl tramites` as a user types it: the project's log level, not the tests'."""
-    chosen = crawl_settings(site, data_dir, **settings)
-    del chosen["LOG_LEVEL"]
-    completed = subprocess.run(
-        crawl_command(chosen, extra=extra),
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=CRAWL_TIMEOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        check=False,
-    )
-    return CrawlResult(completed.returncode, completed.stderr + completed.stdout, data_dir)
+    return run_crawl(site, data_dir, extra=extra, user_console=True, **settings)
 
 
 def scrapy_lines(log: str) -> list[str]:
