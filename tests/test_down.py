@@ -12,6 +12,7 @@ from lapaz.crawl.page_gate import StoppedPagesMiddleware
 from lapaz.crawl.state import CrawlState
 from lapaz.permits.down import PageServerWatch
 from tests.crawl import run_crawl
+from tests.test_ledger import FAST_RETRIES, check_ledger, finished_pages, pages_asked
 from tools.replica import Fault, ReplicaConfig, ReplicaServer
 
 # The pure watch: times are given.
@@ -136,3 +137,26 @@ def test_a_page_server_failing_everything_is_reported_down_within_the_bound(tmp_
             assert record["fecha_consulta"] is not None
         else:
             assert record["error"] == "no_solicitada", record
+
+
+@pytest.mark.e2e
+def test_a_weekly_refresh_whose_pages_all_fail_ends_within_the_bound(tmp_path):
+    data = tmp_path / "data"
+    with ReplicaServer(ReplicaConfig(features=300)) as replica:
+        first = run_crawl(replica, data, **FAST_RETRIES)
+        assert first.returncode == 0, first.log[-2000:]
+        asked_first = replica.stats.snapshot()["page_requests"]
+        done_before = finished_pages(first.detalles)
+        replica.add_features(60)
+        replica.config.faults.append(Fault("page", "status", status=500, fraction=1.0, times=None))
+        started = time.monotonic()
+        second = run_crawl(replica, data, timeout=120, LAPAZ_PAGES_DOWN_AFTER=DOWN_AFTER)
+        elapsed = time.monotonic() - started
+        asked = pages_asked(asked_first, replica.stats.snapshot()["page_requests"])
+    assert elapsed < BOUND, f"{elapsed:.0f} s"
+    assert second.returncode == 1, second.log[-3000:]
+    assert "seems to be down" in second.log.strip().splitlines()[-1]
+    check_ledger(second, asked, skipped=done_before)
+    new = [record for record in second.detalles if record["identificador"] in asked]
+    assert new
+    assert {record["error"] for record in new} == {"http_500"}
