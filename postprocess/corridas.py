@@ -13,17 +13,19 @@ import argparse
 import sys
 from pathlib import Path
 
+from lapaz.i18n import N_, _, number
 from lapaz.storage.jsonl import JsonLinesError
 from lapaz.storage.runs import read_runs, runs_path
 
 MISSING = "–"
 # (header, how a run's line gives the cell); the last column, the reason, is not padded.
 PAGE_COLUMNS = (
-    ("asked", "paginas_pedidas"),
-    ("ok", "paginas_ok"),
-    ("refused", "paginas_rechazadas"),
-    ("failed", "paginas_fallidas"),
-    ("persisting", "paginas_persistentes"),
+    # Translators: the columns of the permit pages a run asked and how they ended.
+    (N_("asked"), "paginas_pedidas"),
+    (N_("ok"), "paginas_ok"),
+    (N_("refused"), "paginas_rechazadas"),
+    (N_("failed"), "paginas_fallidas"),
+    (N_("persisting"), "paginas_persistentes"),
 )
 
 
@@ -36,7 +38,7 @@ def duration_text(seconds: object) -> str:
     if not isinstance(seconds, int | float):
         return MISSING
     if seconds < 60:
-        return f"{seconds:.1f} s"
+        return f"{number(seconds, 1)} s"
     minutes, rest = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes} min {rest:02d} s"
@@ -45,11 +47,11 @@ def duration_text(seconds: object) -> str:
 
 
 def number_text(value: object) -> str:
-    return f"{value:,}" if isinstance(value, int) else MISSING
+    return number(value) if isinstance(value, int) else MISSING
 
 
 def features_text(run: dict) -> str:
-    """Received of matched: `13,907/13,907`."""
+    """Received of matched: `13,907/13,907` (`13.907/13.907` in Spanish)."""
     received, matched = run.get("features_recibidas"), run.get("features_servidor")
     if received is None and matched is None:
         return MISSING
@@ -57,20 +59,21 @@ def features_text(run: dict) -> str:
 
 
 def megabytes_text(value: object) -> str:
-    return f"{value / 1e6:,.1f}" if isinstance(value, int) else MISSING
+    return number(value / 1e6, 1) if isinstance(value, int) else MISSING
 
 
 def headers() -> list[str]:
+    # Short headers: the rows are long.
     return [
-        "start (UTC)",
-        "took",
-        "ended",
-        "features",
-        "new",
-        *(header for header, _ in PAGE_COLUMNS),
-        "requests",
-        "MB",
-        "why",
+        _("start (UTC)"),
+        _("took"),
+        _("ended"),
+        _("features"),
+        _("new"),
+        *(_(header) for header, _key in PAGE_COLUMNS),
+        _("requests"),
+        _("MB"),
+        _("why"),
     ]
 
 
@@ -81,7 +84,7 @@ def run_cells(run: dict) -> list[str]:
         str(run.get("estado") or MISSING),
         features_text(run),
         number_text(run.get("tramites_nuevos")),
-        *(number_text(run.get(key)) for _, key in PAGE_COLUMNS),
+        *(number_text(run.get(key)) for _header, key in PAGE_COLUMNS),
         number_text(run.get("peticiones")),
         megabytes_text(run.get("bytes_recibidos")),
         run.get("motivo") or "",
@@ -104,35 +107,37 @@ def runs_table(runs: list[dict]) -> list[str]:
 
 
 def no_runs_line(path: Path) -> str:
-    return f"No runs recorded yet in {path}: each scrapy crawl adds one."
+    return _("No runs recorded yet in {path}: each scrapy crawl adds one.").format(path=path)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m postprocess.corridas",
-        description="The run history (historial/corridas.jsonl) as a table, one crawl a row.",
+        description=_("The run history (historial/corridas.jsonl) as a table, one crawl a row."),
     )
     parser.add_argument(
-        "--data-dir", type=Path, default=Path("data"), help="the crawl's data folder"
+        "--data-dir", type=Path, default=Path("data"), help=_("the crawl's data folder")
     )
     parser.add_argument(
-        "--ultimas", type=int, metavar="N", help="only the last N runs (default: every run)"
+        "--ultimas", type=int, metavar="N", help=_("only the last N runs (default: every run)")
     )
     args = parser.parse_args(argv)
     if args.ultimas is not None and args.ultimas < 1:
-        parser.error(f"--ultimas must be 1 or more: {args.ultimas}")
+        parser.error(_("--ultimas must be 1 or more: {value}").format(value=args.ultimas))
     return args
 
 
 def read_history(data_dir: Path) -> list[dict]:
     if not data_dir.is_dir():
-        raise CorridasError(f"{data_dir}: no such folder (give the crawl's with --data-dir)")
+        raise CorridasError(
+            _("{folder}: no such folder (give the crawl's with --data-dir)").format(folder=data_dir)
+        )
     try:
         content = read_runs(data_dir)
     except JsonLinesError as error:
         raise CorridasError(str(error)) from None
     for warning in content.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(_("warning: {why}").format(why=warning), file=sys.stderr)
     return content.records
 
 

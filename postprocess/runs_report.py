@@ -13,21 +13,22 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from lapaz.i18n import N_, _, ngettext, number
 from lapaz.storage.jsonl import JsonLinesError
 from lapaz.storage.runs import SUCCEEDED, read_runs
 from postprocess.corridas import runs_table
 
 RUNS_CHART = "runs.png"
-SECTION_TITLE = "## Runs"
+SECTION_TITLE = N_("## Runs")
 LISTED_RUNS = 10
 DPI = 120
 MAX_TIME_LABELS = 12
 # (the run's field, the panel's title, the axis label)
 PANELS = (
-    ("duracion_s", "Duration", "minutes"),
-    ("peticiones", "Requests sent", "requests"),
-    ("features_recibidas", "Features received", "features"),
-    ("paginas_fallidas", "Permit pages failed", "pages"),
+    ("duracion_s", N_("Duration"), N_("minutes")),
+    ("peticiones", N_("Requests sent"), N_("requests")),
+    ("features_recibidas", N_("Features received"), N_("features")),
+    ("paginas_fallidas", N_("Permit pages failed"), N_("pages")),
 )
 
 
@@ -70,10 +71,10 @@ def runs_chart(runs: list[dict]) -> Figure:
             s=60,
             color="tab:red",
             zorder=3,
-            label="failed run",
+            label=_("failed run"),
         )
-        axes.set_title(title)
-        axes.set_ylabel(unit)
+        axes.set_title(_(title))
+        axes.set_ylabel(_(unit))
         axes.set_ylim(bottom=0)
         axes.set_xticks(steps[::every])
         axes.set_xticklabels([run_label(run) for run in runs[::every]], fontsize="small")
@@ -82,30 +83,48 @@ def runs_chart(runs: list[dict]) -> Figure:
         axes.grid(alpha=0.3)
         if failed and position == 1:
             axes.legend(loc="upper left")
-    figure.suptitle(f"The {len(runs):,} runs recorded (start, UTC)")
+    figure.suptitle(_("The {count} runs recorded (start, UTC)").format(count=number(len(runs))))
     return figure
+
+
+def latest_line(run: dict) -> str:
+    """When the latest run started and how it ended, with its line if it failed."""
+    start, state = run.get("inicio"), run.get("estado")
+    if run.get("motivo"):
+        return _("The latest started {start} and ended `{state}`: {why}").format(
+            start=start, state=state, why=run["motivo"]
+        )
+    return _("The latest started {start} and ended `{state}`.").format(start=start, state=state)
 
 
 def section_markdown(runs: list[dict], with_chart: bool) -> str:
     ended = Counter(str(run.get("estado")) for run in runs)
-    how = ", ".join(f"{state} {count:,}" for state, count in ended.most_common())
+    how = ", ".join(f"{state} {number(count)}" for state, count in ended.most_common())
     last = runs[-1]
+    listed = min(len(runs), LISTED_RUNS)
     out = [
         "",
-        SECTION_TITLE,
+        _(SECTION_TITLE),
         "",
-        f"{len(runs):,} runs recorded in `historial/corridas.jsonl` ({how}).",
-        f"The latest started {last.get('inicio')} and ended `{last.get('estado')}`"
-        + (f": {last['motivo']}" if last.get("motivo") else "."),
+        ngettext(
+            "{count} run recorded in `historial/corridas.jsonl` ({how}).",
+            "{count} runs recorded in `historial/corridas.jsonl` ({how}).",
+            len(runs),
+        ).format(count=number(len(runs)), how=how),
+        latest_line(last),
         "",
-        f"The last {min(len(runs), LISTED_RUNS)} (python -m postprocess.corridas shows them all):",
+        ngettext(
+            "The last one (python -m postprocess.corridas shows them all):",
+            "The last {count} (python -m postprocess.corridas shows them all):",
+            listed,
+        ).format(count=number(listed)),
         "",
         "```",
         *runs_table(runs[-LISTED_RUNS:]),
         "```",
     ]
     if with_chart:
-        out += ["", f"![The runs over time]({RUNS_CHART})"]
+        out += ["", "![{}]({})".format(_("The runs over time"), RUNS_CHART)]
     out.append("")
     return "\n".join(out)
 
@@ -128,5 +147,7 @@ def write_runs_section(data_dir: Path, output_dir: Path, summary: Path) -> list[
         with summary.open("a", encoding="utf-8") as stream:
             stream.write(section_markdown(runs, with_chart))
     except OSError as error:
-        raise RunsReportError(f"{output_dir}: cannot write ({error.strerror or error})") from None
+        raise RunsReportError(
+            _("{path}: cannot write ({why})").format(path=output_dir, why=error.strerror or error)
+        ) from None
     return written

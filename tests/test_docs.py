@@ -211,19 +211,21 @@ def test_the_readme_demo_commands_work_in_their_order(tmp_path):
     assert rows == 3000
 
 
-def test_the_weekly_pages_link_each_other_and_show_the_run_history_as_it_prints():
+def test_the_weekly_pages_link_each_other_and_show_the_run_history_as_it_prints(monkeypatch):
     from postprocess.corridas import headers
 
     english = (PROJECT_ROOT / "docs" / "weekly.md").read_text(encoding="utf-8")
     spanish = (PROJECT_ROOT / "docs" / "cada-semana.md").read_text(encoding="utf-8")
     assert "(cada-semana.md)" in english
     assert "(weekly.md)" in spanish
-    for page in (english, spanish):
+    for page, language in ((english, "en"), (spanish, "es")):
         assert "python -m postprocess.corridas" in page
         assert "historial/corridas.jsonl" in page
-        # The table as the command prints it: its header, its columns.
-        header = next(line for line in page.splitlines() if line.startswith("start (UTC)"))
-        assert header.split() == " ".join(headers()).split()
+        # The table as the command prints it in the page's language: its header, its columns.
+        monkeypatch.setenv("LAPAZ_IDIOMA", language)
+        columns = headers()
+        header = next(line for line in page.splitlines() if line.startswith(columns[0]))
+        assert header.split() == " ".join(columns).split()
         assert "OnCalendar=Mon *-*-* 03:30:00 America/La_Paz" in page
         assert "30   7  *   *   1     /srv/lapaz/semanal.sh" in page
 

@@ -16,7 +16,7 @@ from lapaz.records.schema import PageOutcome
 from lapaz.storage.previous import PageFailure
 from lapaz.storage.runs import Run, append_run, read_runs, runs_path
 from postprocess import corridas
-from postprocess.runs_report import RUNS_CHART, SECTION_TITLE, write_runs_section
+from postprocess.runs_report import RUNS_CHART, SECTION_TITLE, runs_chart, write_runs_section
 from tests.crawl import run_crawl
 from tools.replica import ReplicaConfig, ReplicaServer
 
@@ -224,16 +224,36 @@ def test_corridas_prints_one_row_a_run(tmp_path, capsys):
     assert len(capsys.readouterr().out.splitlines()) == 2
 
 
-def test_corridas_without_runs_or_folder(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("locale", "no_runs", "no_folder", "too_few"),
+    [
+        (
+            "en_US.UTF-8",
+            "No runs recorded yet in {path}: each scrapy crawl adds one.",
+            "{folder}: no such folder (give the crawl's with --data-dir)",
+            "--ultimas must be 1 or more: 0",
+        ),
+        (
+            "es_BO.UTF-8",
+            "Todavía no hay corridas registradas en {path}: cada scrapy crawl añade una.",
+            "{folder}: la carpeta no existe (indique la de la descarga con --data-dir)",
+            "--ultimas debe ser 1 o más: 0",
+        ),
+    ],
+)
+def test_corridas_without_runs_or_folder(
+    tmp_path, capsys, user_locale, locale, no_runs, no_folder, too_few
+):
+    user_locale(locale)
     assert corridas.main(["--data-dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out == (
-        f"No runs recorded yet in {tmp_path / 'historial' / 'corridas.jsonl'}:"
-        " each scrapy crawl adds one.\n"
+        no_runs.format(path=tmp_path / "historial" / "corridas.jsonl") + "\n"
     )
     assert corridas.main(["--data-dir", str(tmp_path / "nada")]) == 1
-    assert capsys.readouterr().err == (
-        f"error: {tmp_path / 'nada'}: no such folder (give the crawl's with --data-dir)\n"
-    )
+    assert capsys.readouterr().err == "error: " + no_folder.format(folder=tmp_path / "nada") + "\n"
+    with pytest.raises(SystemExit):
+        corridas.main(["--ultimas", "0"])
+    assert capsys.readouterr().err.endswith(f"error: {too_few}\n")
 
 
 def test_corridas_names_a_damaged_history(tmp_path, capsys):
@@ -264,9 +284,132 @@ def test_the_report_section_draws_the_runs_from_two_on(tmp_path, runs, chart):
     assert (output / RUNS_CHART).exists() is chart
     text = summary.read_text(encoding="utf-8")
     assert SECTION_TITLE in text
-    assert f"{runs} runs recorded" in text
+    assert (f"{runs} runs recorded" if runs > 1 else "1 run recorded") in text
     assert text.count("2026-12-") >= runs
     assert (f"]({RUNS_CHART})" in text) is chart
+
+
+def a_season(data_dir):
+    """Three runs, the second failed: what the Spanish and English tests below read."""
+    return history_of(
+        data_dir,
+        a_run(7),
+        a_run(14, duracion_s=4.2, estado="fallida", motivo="the WFS server is down"),
+        a_run(21, bytes_recibidos=2_700_000),
+    )
+
+
+@pytest.mark.parametrize(
+    ("locale", "header", "row"),
+    [
+        (
+            "es_BO.UTF-8",
+            "inicio (UTC) duró estado objetos espaciales nuevos solicitadas bien rechazadas"
+            " fallidas persistentes solicitudes MB motivo",
+            "2026-12-14T07:30:00Z 4,2 s fallida 13.907/13.907 41 57 50 2 5 – 63 13,1"
+            " the WFS server is down",
+        ),
+        (
+            "en_US.UTF-8",
+            "start (UTC) took ended features new asked ok refused failed persisting requests"
+            " MB why",
+            "2026-12-14T07:30:00Z 4.2 s fallida 13,907/13,907 41 57 50 2 5 – 63 13.1"
+            " the WFS server is down",
+        ),
+    ],
+)
+def test_corridas_speaks_the_users_language(tmp_path, capsys, user_locale, locale, header, row):
+    user_locale(locale)
+    a_season(tmp_path)
+    assert corridas.main(["--data-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == header.split()
+    assert lines[2].split() == row.split()
+    # The data's own words stay: the state is the history's value.
+    assert lines[1].split()[5] == "correcta"
+    # Aligned in either language: the figures end under their header.
+    assert len({line.index(" 41 ") + 3 for line in lines[1:]}) == 1
+    assert lines[0].index(header.split()[-1]) == lines[2].index("the WFS")
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "es_BO.UTF-8",
+            [
+                "## Corridas",
+                "3 corridas registradas en `historial/corridas.jsonl` (correcta 2, fallida 1).",
+                "La más reciente empezó el 2026-12-21T07:30:00Z y terminó con estado `correcta`.",
+                "Las últimas 3 (python -m postprocess.corridas las muestra todas):",
+                "![Las corridas en el tiempo](runs.png)",
+                "2026-12-14T07:30:00Z        4,2 s  fallida",
+            ],
+        ),
+        (
+            "en_US.UTF-8",
+            [
+                "## Runs",
+                "3 runs recorded in `historial/corridas.jsonl` (correcta 2, fallida 1).",
+                "The latest started 2026-12-21T07:30:00Z and ended `correcta`.",
+                "The last 3 (python -m postprocess.corridas shows them all):",
+                "![The runs over time](runs.png)",
+                "2026-12-14T07:30:00Z        4.2 s  fallida",
+            ],
+        ),
+    ],
+)
+def test_the_report_section_speaks_the_users_language(tmp_path, user_locale, locale, expected):
+    user_locale(locale)
+    data_dir = a_season(tmp_path / "data")
+    summary = tmp_path / "summary.md"
+    summary.write_text("", encoding="utf-8")
+    write_runs_section(data_dir, tmp_path, summary)
+    text = summary.read_text(encoding="utf-8")
+    for line in expected:
+        assert line in text, line
+
+
+def test_one_run_is_one_in_the_section_and_the_latest_says_why_it_failed(tmp_path, user_locale):
+    user_locale("es_BO.UTF-8")
+    data_dir = history_of(tmp_path / "data", a_run(7, estado="fallida", motivo="sin red"))
+    summary = tmp_path / "summary.md"
+    summary.write_text("", encoding="utf-8")
+    assert write_runs_section(data_dir, tmp_path, summary) == []
+    text = summary.read_text(encoding="utf-8")
+    assert "1 corrida registrada en `historial/corridas.jsonl` (fallida 1)." in text
+    assert "terminó con estado `fallida`: sin red" in text
+    assert "La última (python -m postprocess.corridas las muestra todas):" in text
+
+
+@pytest.mark.parametrize(
+    ("locale", "texts"),
+    [
+        (
+            "es_BO.UTF-8",
+            {"Las 3 corridas registradas (inicio, UTC)", "Duración", "minutos",
+             "Solicitudes enviadas", "Objetos espaciales recibidos",
+             "Páginas de permisos fallidas", "corrida fallida", "solicitudes",
+             "objetos espaciales", "páginas"},
+        ),
+        (
+            "en_US.UTF-8",
+            {"The 3 runs recorded (start, UTC)", "Duration", "minutes", "Requests sent",
+             "Features received", "Permit pages failed", "failed run", "requests", "features",
+             "pages"},
+        ),
+    ],
+)  # fmt: skip
+def test_the_runs_chart_speaks_the_users_language(tmp_path, user_locale, locale, texts):
+    user_locale(locale)
+    figure = runs_chart(read_runs(a_season(tmp_path)).records)
+    shown = {figure.get_suptitle()}
+    for axes in figure.axes:
+        shown |= {axes.get_title(), axes.get_ylabel()}
+        legend = axes.get_legend()
+        if legend is not None:
+            shown |= {text.get_text() for text in legend.get_texts()}
+    assert shown == texts
 
 
 def test_the_report_adds_no_section_without_a_history(tmp_path):

@@ -15,6 +15,7 @@ from scrapy import signals
 from lapaz import __version__
 from lapaz.crawl import statkeys
 from lapaz.crawl.state import ASKED, CrawlState, Verdict
+from lapaz.i18n import _
 from lapaz.layer.guard import fingerprint_digest
 from lapaz.records.schema import PageOutcome
 from lapaz.storage.runs import FAILED, NOT_STARTED, SUCCEEDED, Run, append_run, run_times
@@ -64,9 +65,9 @@ def record_run(data_dir: Path, run: Run) -> None:
     try:
         path = append_run(data_dir, run)
     except OSError as error:
-        logger.error("The run history cannot be written: %s", error)
+        logger.error(_("The run history cannot be written: %s"), error)
         return
-    logger.info("Run recorded in %s (python -m postprocess.corridas shows them)", path)
+    logger.info(_("Run recorded in %s (python -m postprocess.corridas shows them)"), path)
 
 
 class RunHistory:
