@@ -121,6 +121,9 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "lapaz.crawl.useragents.RandomUserAgentMiddleware": 400,
     "lapaz.crawl.retries.BackoffRetryMiddleware": 550,
+    # Below the retries, so that it sees every try: stops asking for pages when the page
+    # server seems down (LAPAZ_PAGES_DOWN_AFTER).
+    "lapaz.crawl.page_gate.PageServerWatchMiddleware": 900,
     # Next to the downloader, above HttpCompressionMiddleware (590) and the retries (550):
     # it archives every answer as received, compressed, including those retried.
     "lapaz.crawl.archive.WarcArchiveMiddleware": 950,
@@ -172,6 +175,15 @@ LAPAZ_PROGRESS_INTERVAL = 30
 LAPAZ_DRIFT_RUN = 20
 LAPAZ_DRIFT_WINDOW = 50
 LAPAZ_DRIFT_SHARE = 0.5
+
+# --- When the permit-page server is down (lapaz/permits/down.py) ---------------------------
+# Against a failing server the pace falls to one request every LAPAZ_THROTTLE_MAX_DELAY
+# seconds, and a crawl would go on for hours: the crawl stops asking for pages (the run
+# fails, `pages_stopped`) when no page answered well (any answer but 5xx or 429) for
+# LAPAZ_PAGES_DOWN_AFTER seconds while at least LAPAZ_PAGES_DOWN_MIN_FAILURES tries
+# (retries included: 5xx, 429, timeouts, lost connections) failed.
+LAPAZ_PAGES_DOWN_AFTER = 60
+LAPAZ_PAGES_DOWN_MIN_FAILURES = 10
 
 # --- The verdict (lapaz/crawl/state.py) and the monitors (Spidermon) ---------------------
 # The verdict judges the dataset when the spider closes; the monitors tell its failures

@@ -167,7 +167,12 @@ def test_a_page_answer_gives_one_record_or_one_retry(make_spider, name, meta, ki
 
 @pytest.mark.parametrize(
     ("meta", "error", "provenance"),
-    [({}, PageOutcome.NOT_REQUESTED, False), ({"lapaz_drift_retry": True}, "sin_secciones", True)],
+    [
+        ({}, PageOutcome.NOT_REQUESTED, False),
+        ({"lapaz_drift_retry": True}, "sin_secciones", True),
+        # A retry dropped because the page server seems down: asked, and failed so.
+        ({"retry_times": 2, "lapaz_last_failure": "http_503"}, "http_503", True),
+    ],
 )
 def test_a_page_the_gate_stopped_is_recorded(make_spider, meta, error, provenance):
     spider = make_spider()

@@ -22,7 +22,11 @@ def failure_reason(failure) -> str:
     """The `error` of a record whose request failed: `http_503`, `TimeoutError: ...`."""
     if failure.check(HttpError):
         return f"http_{failure.value.response.status}"
-    error = failure.value
+    return exception_reason(failure.value)
+
+
+def exception_reason(error: BaseException) -> str:
+    """The same, for a request that got no answer: `TimeoutError: ...`."""
     return f"{type(error).__name__}: {error}".strip().rstrip(":")
 
 
@@ -55,6 +59,20 @@ def down_message(what: str, url: str, reason: str, tries: int) -> str:
         "{what} at {host} answered {reason} to every try ({tries}): it seems to be"
         " down or overloaded; try again later"
     ).format(what=_(what), host=urlsplit(url).netloc or url, reason=reason, tries=tries)
+
+
+def pages_down(url: str, seconds: float, reasons: str) -> str:
+    """One line for a permit-page server that failed every try for a while (lapaz.permits.down)."""
+    return _(
+        "{what} at {host} failed every try for {seconds} s ({reasons}): it seems to be"
+        " down or overloaded; try again later. The pages not asked are recorded as"
+        " no_solicitada"
+    ).format(
+        what=_(PAGE_SERVER),
+        host=urlsplit(url).netloc or url,
+        seconds=round(seconds),
+        reasons=reasons,
+    )
 
 
 # The verdict's lines (lapaz.crawl.state): why a run fails, each in one line.

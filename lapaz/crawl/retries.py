@@ -25,6 +25,7 @@ from scrapy.core.scheduler import Scheduler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.utils.asyncio import call_later
 
+from lapaz.crawl.messages import exception_reason
 from lapaz.crawl.statkeys import RETRIES_WAITED_SECONDS
 from lapaz.i18n import _
 
@@ -34,6 +35,9 @@ logger = logging.getLogger(__name__)
 WAITED_META = "lapaz_waited_retry"
 # Set by the retry middleware: the server's Retry-After for the retried request.
 RETRY_AFTER_META = "lapaz_retry_after"
+# Set by the retry middleware: why the retried request's last try failed (`http_503`), for
+# the record of a retry that is never sent (lapaz.crawl.page_gate).
+LAST_FAILURE_META = "lapaz_last_failure"
 
 
 class BackoffScheduler(Scheduler):
@@ -143,6 +147,13 @@ class BackoffRetryMiddleware(RetryMiddleware):
         outcome = super().process_response(request, response)
         if isinstance(outcome, Request):
             outcome.meta[RETRY_AFTER_META] = response.headers.get("Retry-After")
+            outcome.meta[LAST_FAILURE_META] = f"http_{response.status}"
+        return outcome
+
+    def process_exception(self, request, exception):
+        outcome = super().process_exception(request, exception)
+        if isinstance(outcome, Request):
+            outcome.meta[LAST_FAILURE_META] = exception_reason(exception)
         return outcome
 
     def _retry(self, request, reason):

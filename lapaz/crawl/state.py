@@ -101,6 +101,8 @@ class CrawlState:
     ended: bool = False
     # Why the crawl stopped asking for permit pages, when it did.
     pages_stopped: str | None = None
+    # They stopped because the page server seems down: its retries are dropped too.
+    page_server_down: bool = False
     # Why the WFS layer no longer looks as expected, when it does.
     layer_changed: str | None = None
     # Whether this crawl harvests the whole layer (no filter, no limit): only then is a
@@ -157,11 +159,14 @@ class CrawlState:
         self.count(WFS_PAGES_FAILED)
         self.failed_wfs_pages.append(description)
 
-    def stop_pages(self, line: str) -> bool:
-        """Ask for no more permit pages; False when they were stopped already."""
+    def stop_pages(self, line: str, server_down: bool = False) -> bool:
+        """Ask for no more permit pages; False when they were stopped already.
+        server_down: the page server seems down (lapaz.permits.down), so that the retries
+        of its failed pages are not sent either."""
         if self.pages_stopped is not None:
             return False
         self.pages_stopped = line
+        self.page_server_down = server_down
         return True
 
     def change_layer(self, line: str) -> None:

@@ -20,6 +20,7 @@ from lapaz.crawl.exceptions import ForbiddenByRobots, PagesStopped
 from lapaz.crawl.extensions.samples import LayoutSamples
 from lapaz.crawl.page_gate import DRIFT_RETRY_META
 from lapaz.crawl.pipelines import DataFolderPipeline
+from lapaz.crawl.retries import LAST_FAILURE_META
 from lapaz.crawl.state import Failure
 from lapaz.items import DetalleItem, TramiteItem
 from lapaz.layer.paging import LayerPaging
@@ -188,10 +189,13 @@ class TramitesSpider(WfsLayerSpider):
         permit = request.cb_kwargs["permit"]
         if failure.check(PagesStopped):
             if request.meta.get(DRIFT_RETRY_META):
-                outcome, origin = PageOutcome.NO_SECTIONS, request_provenance(request)
+                error, origin = PageOutcome.NO_SECTIONS.error, request_provenance(request)
+            elif request.meta.get(LAST_FAILURE_META):
+                # A retry of a page server that seems down: asked, and failed so.
+                error, origin = request.meta[LAST_FAILURE_META], request_provenance(request)
             else:
-                outcome, origin = PageOutcome.NOT_REQUESTED, NEVER_ASKED
-            return DetalleItem(page_record(permit, {"error": outcome.error}, origin))
+                error, origin = PageOutcome.NOT_REQUESTED.error, NEVER_ASKED
+            return DetalleItem(page_record(permit, {"error": error}, origin))
         if failure.check(ForbiddenByRobots):
             self.stop_pages(messages.forbidden(messages.PERMIT_PAGES, failure.value))
             not_requested = {"error": PageOutcome.NOT_REQUESTED.error}
