@@ -18,11 +18,11 @@ LAPAZ_WFS_URL = "https://sitservicios.lapaz.bo/geoserver/sit/ows"
 LAPAZ_WFS_TYPENAME = "sit:tramitesterritoriales"
 # Features asked per WFS page; the server may cap it lower, the spider copes.
 LAPAZ_WFS_PAGE_SIZE = 5000
-# Ask for the number of features first (resultType=hits, in the WFS XML answer every
-# WFS 2.0 server gives), then for every page at once. The count is asked once, never
-# retried: without it the layer is paged from the first page.
+# Ask for the number of features (resultType=hits, in the WFS XML answer every WFS 2.0
+# server gives) beside the first page, then for every other page at once. The count is
+# asked once, never retried: without it the layer is paged on from the first page.
 LAPAZ_WFS_HITS = True
-# Seconds the count may take before paging starts without it.
+# Seconds the count may take before paging goes on without it.
 LAPAZ_WFS_HITS_TIMEOUT = 20
 # A stable order keeps pages from skipping or repeating features; empty to not ask.
 LAPAZ_WFS_SORT_BY = "idPCTramite"

@@ -184,18 +184,49 @@ def test_a_page_the_gate_stopped_is_recorded(make_spider, meta, error, provenanc
     assert (record["fecha_consulta"] is not None) is provenance
 
 
-def test_the_count_first_then_every_page_at_once(make_spider):
+def starts(requests) -> list[tuple[str, str]]:
+    return [(query(r)["startIndex"], query(r)["count"]) for r in requests]
+
+
+def wfs_requests(output) -> list[Request]:
+    return [r for r in of_kind(output, Request) if urlsplit(r.url).netloc == "wfs.test"]
+
+
+def test_the_count_and_the_first_page_at_once_then_every_other_page(make_spider):
     spider = make_spider(limite=12000)
-    request = spider.count_request()
+    request, first = spider.opening_requests()
     assert query(request)["resultType"] == "hits"
     assert request.meta["dont_retry"], "the count is asked once"
+    assert starts([first]) == [("0", "5000")]
     body = b'<wfs:FeatureCollection numberMatched="13907" numberReturned="0"/>'
     output = spider.parse_count(TextResponse(request.url, body=body, request=request))
-    starts = [(query(r)["startIndex"], query(r)["count"]) for r in output]
-    assert starts == [("0", "5000"), ("5000", "5000"), ("10000", "2000")]
+    assert starts(output) == [("5000", "5000"), ("10000", "2000")]
     assert {r.cb_kwargs["page"].planned for r in output} == {True}
     assert spider.state.number_matched == 13907
     assert spider.state.expected == 12000
+    # The first page, full, needs nothing more: the count planned the rest.
+    features = [feature(number) for number in range(1, 5001)]
+    output = parse_wfs(spider, wfs_response(spider, first.cb_kwargs["page"], features))
+    assert len(of_kind(output, TramiteItem)) == 5000
+    assert wfs_requests(output) == []
+
+
+def test_a_first_page_before_the_count_waits_for_it(make_spider):
+    spider = make_spider()
+    request, first = spider.opening_requests()
+    output = parse_wfs(spider, wfs_response(spider, first.cb_kwargs["page"], [feature(1)]))
+    assert len(of_kind(output, TramiteItem)) == 1
+    assert wfs_requests(output) == []
+    body = b'<wfs:FeatureCollection numberMatched="3" numberReturned="0"/>'
+    output = spider.parse_count(TextResponse(request.url, body=body, request=request))
+    # One feature of the 5,000 asked: the server caps pages; the rest at its size.
+    assert starts(output) == [("1", "1"), ("2", "1")]
+
+
+def test_without_asking_the_count_the_first_page_alone(make_spider, project_spider):
+    spider = project_spider({}, LAPAZ_WFS_HITS=False, **SETTINGS)
+    (first,) = spider.opening_requests()
+    assert first.cb_kwargs["page"] == PageRequest(0, 5000, planned=False, opening=True)
 
 
 @pytest.mark.parametrize(
@@ -206,9 +237,11 @@ def test_the_count_first_then_every_page_at_once(make_spider):
         (200, b'<wfs:FeatureCollection numberMatched="unknown"/>'),
     ],
 )
-def test_no_count_means_paging_from_the_first_page(make_spider, status, body):
+def test_no_count_means_paging_on_from_the_first_page(make_spider, status, body):
     spider = make_spider()
-    request = spider.count_request()
+    request, first = spider.opening_requests()
     response = TextResponse(request.url, status=status, body=body, request=request)
-    (first,) = spider.parse_count(response)
-    assert first.cb_kwargs["page"] == PageRequest(0, 5000, planned=False)
+    assert spider.parse_count(response) == []
+    features = [feature(number) for number in range(1, 5001)]
+    output = parse_wfs(spider, wfs_response(spider, first.cb_kwargs["page"], features))
+    assert [r.cb_kwargs["page"] for r in wfs_requests(output)] == [PageRequest(5000, 5000)]

@@ -11,9 +11,12 @@ A count is not trusted to be the end either: MapServer caps the count of `result
 at its wfs_maxfeatures, and a layer may grow while it is paged. So when the last page of
 a plan comes back full, the layer is followed on from there until a page comes back empty
 (one small request more on a layer that was counted right).
+
+The count need not hold back the first page: `Opening` asks both at once and plans the
+rest of the layer when the count comes.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 OFFSET_PARAMETER = "startIndex"
 LIMIT_PARAMETER = "count"
@@ -28,6 +31,8 @@ class PageRequest:
     planned: bool = False
     # The last page of its plan: the one that, full, calls for a look beyond the total.
     closes_plan: bool = False
+    # The first page, asked beside the count: what follows it may wait for the count.
+    opening: bool = False
 
 
 def plan(start: int, end: int, step: int, closes: bool = True) -> list[PageRequest]:
@@ -94,3 +99,65 @@ class LayerPaging:
     def _step_from(self, offset: int) -> PageRequest:
         count = self.page_size if self.limit is None else min(self.page_size, self.limit - offset)
         return PageRequest(offset, count, planned=False)
+
+
+class Opening:
+    """The count and the first page of the layer, asked at once.
+
+    When the count comes, the rest of the layer beyond the first page is planned at once.
+    What the first page itself calls for (the gap under a server's cap, a look beyond a
+    count that may be capped) is decided as for the first page of that plan, so it waits
+    for the count; unless the page carries the total itself (GeoServer's numberMatched),
+    then the rest is planned from it and the count adds no request. Without a count (it
+    failed, said none, or was not asked) the layer is paged on from the first page, as
+    `LayerPaging.after` does for a layer of unknown size.
+    """
+
+    def __init__(self, paging: LayerPaging, counting: bool = True):
+        self.paging = paging
+        self.first = replace(paging.start(None)[0], opening=True)
+        # The count answered (or failed, or was not asked) ...
+        self._counted = not counting
+        self._total: int | None = None
+        # ... the first page answered while it was awaited: how many it returned ...
+        self._waiting: int | None = None
+        # ... or the first page planned the rest from its own total.
+        self._settled = False
+
+    def counted(self, number_matched: int | None) -> list[PageRequest]:
+        """What the count's answer calls for (None: no count); once."""
+        if self._counted:
+            return []
+        self._counted, self._total = True, self.paging.expected(number_matched)
+        if self._settled:
+            return []
+        step = self.paging.page_size
+        pages = [] if self._total is None else plan(self.first.count, self._total, step)
+        if self._waiting is not None:
+            pages += self._after_first(self._waiting, None)
+        return pages
+
+    def after(
+        self, asked: PageRequest, returned: int, number_matched: int | None
+    ) -> list[PageRequest]:
+        """What a page that came back with `returned` features calls for next."""
+        if not asked.opening:
+            return self.paging.after(asked, returned, number_matched)
+        if self._counted:
+            return self._after_first(returned, number_matched)
+        if number_matched is not None:
+            self._settled = True
+            return self.paging.after(replace(asked, opening=False), returned, number_matched)
+        self._waiting = returned
+        return []
+
+    def _after_first(self, returned: int, number_matched: int | None) -> list[PageRequest]:
+        total = self._total
+        if total is None:
+            return self.paging.after(replace(self.first, opening=False), returned, number_matched)
+        # The first page as the first of the count's plan (which ends with it when the
+        # count is within one page).
+        as_planned = PageRequest(
+            0, min(self.first.count, total), planned=True, closes_plan=total <= self.first.count
+        )
+        return self.paging.after(as_planned, returned, number_matched)

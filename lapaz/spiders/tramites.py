@@ -1,12 +1,11 @@
 """The `tramites` spider: every WFS feature, and the page of every approved permit.
 
-Requests and callbacks only. The WFS layer is paged by the base spider (lapaz.spiders.wfs:
-the count first, then every page at once); each feature becomes its tramites record, then its
-page request (or, for a permit whose page cannot or need not be asked, nothing more or its
-page record). WFS pages go first (priority). Every page callback and errback returns one
-record or one request. The crawl's state and verdict are lapaz.crawl.state's; the data
-folder is the pipeline's (lapaz.crawl.pipelines); stopped pages are dropped by the page
-gate (lapaz.crawl.page_gate), and their errback records them.
+Requests and callbacks only. The base spider (lapaz.spiders.wfs) pages the WFS layer; each
+feature becomes its tramites record, then its page request (or its page record, or nothing
+more). WFS pages go first (priority). Every page callback and errback returns one record or
+one request. The crawl's state and verdict are lapaz.crawl.state's; the data folder is the
+pipeline's (lapaz.crawl.pipelines); the page gate (lapaz.crawl.page_gate) drops stopped
+pages, and their errback records them.
 """
 
 import scrapy
@@ -82,11 +81,8 @@ class TramitesSpider(WfsLayerSpider):
     async def start(self):
         # A harvest that leaves features out is no snapshot of the layer.
         self.state.whole_layer = not (self.arguments.limit or self.arguments.filters)
-        if self.ask_count:
-            yield self.count_request()
-        else:
-            for page in self.paging.start(None):
-                yield self.wfs_request(page)
+        for request in self.opening_requests():
+            yield request
 
     def feature_outputs(self, feature: dict, origin: dict):
         """The feature's tramites record, then its page request or page record (if any)."""

@@ -1,9 +1,12 @@
 """The WFS half of the spider: the layer paged as lapaz.layer.paging declares it.
 
-A base spider (as kingfisher-collect's IndexSpider): the count first, then every page at
-once; a rejected vendor parameter dropped, a broken page retried, a server that cannot be
-reached said once. Each feature goes to `feature_outputs()`, the subclass's.
+A base spider (as kingfisher-collect's IndexSpider): the count and the first page at once,
+then every other page at once when the count comes (lapaz.layer.paging.Opening); a rejected
+vendor parameter dropped, a broken page retried, a server that cannot be reached said once.
+Each feature goes to `feature_outputs()`, the subclass's.
 """
+
+from functools import cached_property
 
 import scrapy
 from scrapy.downloadermiddlewares.retry import get_retry_request
@@ -14,7 +17,7 @@ from lapaz.crawl.archive import tramite_provenance
 from lapaz.crawl.exceptions import ForbiddenByRobots, WfsRejected
 from lapaz.crawl.state import CrawlState, Failure
 from lapaz.layer.guard import layer_problem
-from lapaz.layer.paging import LayerPaging, PageRequest
+from lapaz.layer.paging import LayerPaging, Opening, PageRequest
 from lapaz.layer.wfs import WfsError, WfsQuery, parse_feature_page, parse_hits
 
 # Paging requests go before permit pages: the total and the permits come from them.
@@ -37,8 +40,18 @@ class WfsLayerSpider(scrapy.Spider):
         """What a feature gives: records and requests (origin: its page's provenance)."""
         raise NotImplementedError
 
+    @cached_property
+    def opening(self) -> Opening:
+        return Opening(self.paging, counting=self.ask_count)
+
+    def opening_requests(self) -> list[scrapy.Request]:
+        """The count (when asked) and the first page: the count need not hold it back."""
+        count = [self.count_request()] if self.ask_count else []
+        return [*count, self.wfs_request(self.opening.first)]
+
     def count_request(self) -> scrapy.Request:
-        """The count alone: asked once; any answer without a count means paging from 0."""
+        """The count alone: asked once; any answer without a count means paging on from the
+        first page."""
         meta = {"handle_httpstatus_all": True, "dont_retry": True}
         return scrapy.Request(
             self.query.hits_url(),
@@ -55,13 +68,13 @@ class WfsLayerSpider(scrapy.Spider):
             self.logger.info(messages.no_count(f"HTTP {response.status}"))
         else:
             self.state.note_number_matched(total, self.paging.expected(total))
-        return [self.wfs_request(page) for page in self.paging.start(total)]
+        return [self.wfs_request(page) for page in self.opening.counted(total)]
 
     def count_failed(self, failure) -> list[scrapy.Request]:
         if self.wfs_unreachable(failure):
             return []
         self.logger.info(messages.no_count(messages.failure_reason(failure)))
-        return [self.wfs_request(page) for page in self.paging.start(None)]
+        return [self.wfs_request(page) for page in self.opening.counted(None)]
 
     def wfs_request(self, page: PageRequest, query: WfsQuery | None = None) -> scrapy.Request:
         query = query or self.query
@@ -104,7 +117,7 @@ class WfsLayerSpider(scrapy.Spider):
         ]
         if page.planned or not content.features or state.features_received > received_before:
             # Before the features: the next pages need not wait for 5,000 items.
-            for next_page in self.paging.after(
+            for next_page in self.opening.after(
                 page, content.number_returned, content.number_matched
             ):
                 yield self.wfs_request(next_page)
