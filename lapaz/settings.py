@@ -6,6 +6,12 @@ Where a value differs from Scrapy's default, the comment gives Scrapy's.
 
 import os
 
+from scrapy.settings.default_settings import EXTENSIONS_BASE as _SCRAPY_EXTENSIONS
+
+_LAZY_EXTENSIONS = {
+    "scrapy.extensions.remote_control.RemoteControl": "lapaz.crawl.extensions.remote.RemoteControl"
+}
+
 BOT_NAME = "lapaz"
 SPIDER_MODULES = ["lapaz.spiders"]
 NEWSPIDER_MODULE = "lapaz.spiders"
@@ -250,3 +256,9 @@ LAPAZ_LOG_SCRAPY = False
 # Scrapy's remote-control HTTP server (a debugging aid on a local port, like the telnet
 # console above): off, a scheduled harvest opens no port.
 REMOTE_CONTROL_ENABLED = False  # default: True
+# Scrapy's base extensions, its remote control in the hands of a stand-in that imports it
+# only when REMOTE_CONTROL_ENABLED: Scrapy imports it (and aiohttp) at every start, on or
+# off, a tenth of a second of CPU (lapaz/crawl/extensions/remote.py).
+EXTENSIONS_BASE = {
+    _LAZY_EXTENSIONS.get(name, name): priority for name, priority in _SCRAPY_EXTENSIONS.items()
+}
