@@ -49,8 +49,9 @@ class DataFolderPipeline:
         self.state.previous = self.store.previous
 
     def process_item(self, item):
-        # Shallow: the records are flat, and asdict() would walk every value again.
-        record = dict(ItemAdapter(item))
+        # Shallow: the records are flat, and asdict() would walk every value again. Our
+        # items are dicts: copied as such, not key by key through ItemAdapter.
+        record = dict(item) if isinstance(item, dict) else dict(ItemAdapter(item))
         permit = record.get("id_pc_tramite")
         if isinstance(item, DetalleItem):
             self.store.write("detalles", record)

@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _WHITESPACE = re.compile(r"\s+")
@@ -19,6 +20,9 @@ def single_spaces(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+# Pure functions of the few labels and headings the site writes on every page: worked out
+# once each (a crawl of 700 pages reads 13,000 rows).
+@lru_cache(maxsize=4096)
 def plain_text(text: str) -> str:
     """Lower case, no accents, single spaces: for comparing what people write."""
     return single_spaces(strip_accents(text.lower()))
@@ -29,6 +33,7 @@ def snake_case(name: str) -> str:
     return _CAMEL_BOUNDARY.sub("_", name.strip()).replace("__", "_").lower()
 
 
+@lru_cache(maxsize=4096)
 def label_key(label: str) -> str:
     """A page label as a key: lower case, ñ -> ni, no accents, white space -> `_`.
 

@@ -6,6 +6,7 @@ same: all of TRAMITE_FIELDS, whole numbers as int, codes as text with leading ze
 """
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 from lapaz.records.keys import snake_case
 from lapaz.records.schema import (
@@ -18,8 +19,10 @@ _KEY_BY_LOWER_NAME = {name.lower(): key for name, key in TRAMITE_PROPERTIES.item
 _KEY_BY_LOWER_NAME.update({key: key for key in TRAMITE_FIELDS})
 
 
+@lru_cache(maxsize=1024)
 def field_key(name: str) -> str:
-    """The record key of a server property, whatever case the server spells it in."""
+    """The record key of a server property, whatever case the server spells it in.
+    (The same few dozen names on every feature: worked out once each.)"""
     return _KEY_BY_LOWER_NAME.get(name.lower()) or snake_case(name)
 
 
