@@ -3,6 +3,7 @@
 import gzip
 import subprocess
 import sys
+import zlib
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,10 +13,10 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, Response
 from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
-from warcio.warcwriter import WARCWriter
 
 from lapaz.crawl.archive import (
     META_KEY,
+    GzipMembersWriter,
     WarcArchiveMiddleware,
     open_new_warc,
     provenance,
@@ -41,7 +42,7 @@ def warcio_check(path: Path) -> subprocess.CompletedProcess:
 def write_one(path: Path, body: bytes, headers: list, status: int = 200) -> str:
     with path.open("ab") as stream:
         return write_exchange(
-            WARCWriter(stream, gzip=True),
+            GzipMembersWriter(stream),
             url=URL,
             date="2026-12-04T01:17:00Z",
             method="GET",
@@ -99,6 +100,49 @@ def test_a_file_cut_anywhere_reads_up_to_its_last_whole_record(tmp_path):
         assert len(offsets) >= 4, f"cut at {cut}: the first two exchanges are whole"
         read_back = [answer_body(path, offset) for offset in offsets]
         assert [body for body in read_back if body] == bodies[: len(read_back[::2])], cut
+
+
+class CountingStream:
+    """A binary stream that notes what was written and when it was flushed."""
+
+    def __init__(self):
+        self.data, self.flushed_at = b"", []
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def flush(self) -> None:
+        self.flushed_at.append(len(self.data))
+
+
+def gzip_members(data: bytes) -> list[bytes]:
+    members = []
+    while data:
+        decompressor = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        members.append(decompressor.decompress(data))
+        assert decompressor.eof
+        data = decompressor.unused_data
+    return members
+
+
+def test_each_record_is_a_gzip_member_and_an_answer_is_flushed_whole():
+    stream = CountingStream()
+    write_exchange(
+        GzipMembersWriter(stream),
+        url=URL,
+        date="2026-12-04T01:17:00Z",
+        method="GET",
+        request_headers=[],
+        request_body=b"",
+        status=200,
+        response_headers=[("Content-Type", "text/html")],
+        body=PAGE,
+    )
+    response, request = gzip_members(stream.data)
+    assert b"\r\nWARC-Type: response\r\n" in response
+    assert response.endswith(PAGE + b"\r\n\r\n")
+    assert b"\r\nWARC-Type: request\r\n" in request
+    assert stream.flushed_at == [len(stream.data)], "both records, then one flush"
 
 
 def answer_body(path: Path, offset: int) -> bytes:
