@@ -119,6 +119,7 @@ def test_the_docs_readers_need_come_in_english_and_spanish():
         "scrapyd.md": "scrapyd.es.md",
         "merge.md": "union.md",
         "open-the-data.md": "abrir-los-datos.md",
+        "performance.md": "rendimiento.md",
     }
     for english, spanish in pairs.items():
         assert f"({spanish})" in read(f"docs/{english}"), english
