@@ -153,6 +153,12 @@ USER_AGENT = FAKEUSERAGENT_FALLBACK
 # --- Pipelines, middlewares, extensions ---------------------------------------------------
 # One pipeline owns the data folder: opens, locks, writes and commits it.
 ITEM_PIPELINES = {"lapaz.crawl.pipelines.DataFolderPipeline": 800}
+SPIDER_MIDDLEWARES = {
+    # Scrapy's development aid that warns of a request carrying `retry_times` and the like
+    # "copied from response.meta": our retries (get_retry_request) carry them on purpose.
+    # Off, it also spares a layer of Scrapy's chain around every item and request.
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+}
 EXTENSIONS = {
     "scrapy.extensions.telnet.TelnetConsole": None,
     # First: the crawl's state, whose verdict every extension after it reads at the close.
