@@ -340,8 +340,8 @@ def measure_page_throughput(plan: Plan) -> Figure:
         passed=fraction >= THROUGHPUT_TARGET,
         details=(
             f"C = CONCURRENT_REQUESTS_PER_DOMAIN = {concurrency}, DOWNLOAD_DELAY "
-            f"{settings.getfloat('DOWNLOAD_DELAY'):g} s (RANDOMIZE_DOWNLOAD_DELAY "
-            f"{settings.getbool('RANDOMIZE_DOWNLOAD_DELAY')}), {throttle}; "
+            f"{settings.getfloat('DOWNLOAD_DELAY'):g} s (DOWNLOAD_DELAY_JITTER "
+            f"{settings.getfloat('DOWNLOAD_DELAY_JITTER'):g}), {throttle}; "
             f"C/L = {limit:.0f} pages/s",
             f"{pages} pages a run; most requests in flight at the replica, by run: "
             f"{', '.join(str(n) for n in most_in_flight)}",
