@@ -404,15 +404,17 @@ def output_problem(output: Path, data_dir: Path) -> str | None:
     for folder in data_folders(output, data_dir):
         owned = crawl_file(output, folder)
         if owned is not None:
-            return (
-                f"--output {output} would write over the crawl's {owned} in {folder}:"
-                f" choose another name, e.g. {folder / DEFAULT_OUTPUT}"
-            )
+            return _(
+                "--output {output} would write over the crawl's {owned} in {folder}:"
+                " choose another name, e.g. {example}"
+            ).format(output=output, owned=owned, folder=folder, example=folder / DEFAULT_OUTPUT)
     return None
 
 
 def no_features_to_merge(path: Path) -> str:
-    return f"{path} holds no features: the interrupted harvest got none, there is nothing to merge"
+    return _(
+        "{path} holds no features: the interrupted harvest got none, there is nothing to merge"
+    ).format(path=path)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -521,12 +523,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     problem = output_problem(args.output, args.data_dir)
     if problem is not None:
-        print(f"error: {problem}", file=sys.stderr)
+        print(_("error: {why}").format(why=problem), file=sys.stderr)
         return 1
     try:
         tramites, detalles, source = read_inputs(args)
     except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(_("error: {why}").format(why=error), file=sys.stderr)
         return 1
     pages = records_to_frame(detalles, DETALLE_FIELDS)
     if args.numeric:

@@ -699,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
         written += write_history_section(data_dir, args.output_dir, summary)
         written += write_runs_section(data_dir, args.output_dir, summary)
     except (ReportError, HistoryReportError, RunsReportError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(_("error: {why}").format(why=error), file=sys.stderr)
         return 1
     print(
         _("Wrote {files} to {folder}").format(

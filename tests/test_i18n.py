@@ -24,13 +24,13 @@ def test_the_committed_mo_holds_what_the_po_says():
     )
 
 
-def test_the_extraction_finds_the_messages_of_both_packages():
+def test_the_extraction_finds_the_messages_of_both_packages_and_the_demo():
     found = {
         location[0].split("/")[0]
         for message in messages.extract()
         for location in message.locations
     }
-    assert found == {"lapaz", "postprocess"}
+    assert found == {"lapaz", "postprocess", "tools"}
 
 
 def test_gettext_finds_the_spanish_catalog_where_the_package_ships_it():
