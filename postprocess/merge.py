@@ -65,6 +65,7 @@ from lapaz.storage.store import (
     crawl_file,
 )
 from postprocess.blds import blds_records
+from postprocess.demo_mark import DEMO_COLUMN, DEMO_MARK, is_demo, is_demo_table
 from postprocess.formats import OUTPUT_FORMATS, write_table
 from postprocess.numeric import add_numeric_columns
 from postprocess.privacy import without_personal_data
@@ -73,7 +74,7 @@ DEFAULT_OUTPUT = "tramites_merge.csv"
 DEFAULT_BLDS_OUTPUT = "permisos_blds.csv"
 BLDS_FORMATS = (".csv", ".jsonl", ".xlsx")
 # With --parcial: true on every row of a table made from an interrupted harvest.
-PARTIAL_COLUMN = "cosecha_incompleta"
+PARTIAL_COLUMN = "descarga_incompleta"
 
 SOURCE_COLUMN = "fuente"
 SOURCE_BY_SIDE = {"left_only": "API", "right_only": "HTML", "both": "Ambos"}
@@ -516,7 +517,17 @@ def output_table(merged: pd.DataFrame, args: argparse.Namespace) -> tuple[pd.Dat
             )
         )
         merged = permits
+    if is_demo(args.data_dir):
+        merged = merged.assign(**{DEMO_COLUMN: pd.Series(True, index=merged.index)})
     return merged, notes
+
+
+def demo_line(data_dir: Path) -> str:
+    """The merge's first line when its data folder is the demo's."""
+    return _(
+        "{mark}: {folder} was made by python -m tools.demo from a replica of the site; its"
+        " permits are invented, not La Paz's. The column {column} marks every row"
+    ).format(mark=DEMO_MARK, folder=data_dir, column=DEMO_COLUMN)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -535,6 +546,8 @@ def main(argv: list[str] | None = None) -> int:
         pages = add_numeric_columns(pages)
     merged, report = merge(records_to_frame(tramites, TRAMITE_FIELDS), pages)
     table, notes = output_table(merged, args)
+    if is_demo_table(table.columns):
+        print(demo_line(args.data_dir))
     try:
         write_table(table, args.output)
     except OSError as error:
