@@ -68,7 +68,6 @@ DOWNLOAD_DELAY = 0.001  # default: 0
 # The pace is the throttle's (below). Scrapy's random spread of the delay (0.5 to 1.5
 # times) draws anew at every look at the slot, so the longer draws win: at a delay of
 # 60 ms the pace fell 18 % under what the throttle asked.
-# (RANDOMIZE_DOWNLOAD_DELAY = False before Scrapy 2.19, which deprecates it.)
 DOWNLOAD_DELAY_JITTER = 0  # default: 0.5
 # The pace of new requests (lapaz/crawl/throttle.py): when a server refuses (503 or 429, as a
 # request-rate limiter does) or fails across URLs beyond its usual share, the time between

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             ) from None
     except CambiosError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(_("error: {why}").format(why=error), file=sys.stderr)
         return 1
     harvests = len({line.get("cosecha") for line in lines})
     print(

@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runs = read_history(args.data_dir)
     except CorridasError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(_("error: {why}").format(why=error), file=sys.stderr)
         return 1
     if not runs:
         print(no_runs_line(runs_path(args.data_dir)))

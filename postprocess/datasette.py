@@ -30,6 +30,7 @@ from typing import NoReturn
 from lapaz.i18n import _
 from lapaz.records.schema import order_keys
 from lapaz.records.values import la_paz_year
+from postprocess.demo_mark import DEMO_MARK, DEMO_NOTE, demo_title, is_demo_table
 from postprocess.diccionario import column_term, plain_text
 from postprocess.formats import LAYER
 from postprocess.privacy import is_personal
@@ -217,7 +218,7 @@ def column_units(columns: list[str], types: dict[str, str]) -> dict[str, str]:
 
 
 def citation(day: str | None) -> str:
-    consulted = day or "AAAA-MM-DD (el día de la cosecha)"
+    consulted = day or "AAAA-MM-DD (el día de la descarga)"
     return (
         "Gobierno Autónomo Municipal de La Paz, Sistema de Información Territorial: trámites"
         " territoriales (permisos de construcción), capa WFS sit:tramitesterritoriales y"
@@ -239,14 +240,28 @@ def description_html(day: str | None, without_names: bool) -> str:
     )
 
 
+def demo_html() -> str:
+    """First in every description of a table merged from the demo's data folder."""
+    return f'<p style="color: #b00"><strong>{DEMO_MARK}</strong>: {DEMO_NOTE}</p>'
+
+
 def metadata(
     database: str, columns: list[str], types: dict[str, str], facts: dict[str, object]
 ) -> dict:
     """Datasette's metadata for the prepared database; `facts` holds the harvest `day`,
-    the `searched` columns, whether rows are `keyed` and whether names were left out."""
+    the `searched` columns, whether rows are `keyed` and whether names were left out.
+    A table merged from the demo says so in every title and description."""
+    demo = is_demo_table(columns)
+    description = description_html(facts["day"], facts["without_names"])
+    if demo:
+        description = demo_html() + description
+
+    def title(text: str) -> str:
+        return demo_title(text) if demo else text
+
     table = {
-        "title": "Trámites territoriales (permisos de construcción)",
-        "description_html": description_html(facts["day"], facts["without_names"]),
+        "title": title("Trámites territoriales (permisos de construcción)"),
+        "description_html": description,
         "columns": column_descriptions(columns),
         "units": column_units(columns, types),
         "facets": [name for name in FACETS if name in columns],
@@ -263,8 +278,8 @@ def metadata(
         table["fts_table"] = FTS_TABLE
         table["fts_pk"] = KEY if facts["keyed"] else "rowid"
     return {
-        "title": "Permisos de construcción de La Paz",
-        "description_html": description_html(facts["day"], facts["without_names"]),
+        "title": title("Permisos de construcción de La Paz"),
+        "description_html": description,
         "source": SOURCE,
         "source_url": SOURCE_URL,
         "license": LICENSE,

@@ -141,7 +141,7 @@ def dictionary_markdown() -> str:
         *HEADER,
     ]
     lines += [row(name, term, wfs_source(name), wfs_type(name)) for name, term in WFS_TERMS.items()]
-    lines += ["", "## Añadidas por la fusión (merge)", "", *HEADER]
+    lines += ["", "## Añadidas por la unión (merge)", "", *HEADER]
     lines += [row(name, term, "derivada", kind) for name, (term, kind) in MERGE_TERMS.items()]
     lines += [
         "",

@@ -187,11 +187,21 @@ MERGE_TERMS = {
         ),
         "punto EPSG:4326",
     ),
-    "cosecha_incompleta": (
+    "descarga_incompleta": (
         Term(
             "incomplete harvest",
-            "Solo con `--parcial`: verdadero en toda la tabla, hecha de una cosecha"
+            "Solo con `--parcial`: verdadero en toda la tabla, hecha de una descarga"
             " interrumpida (tramites.jsonl.partial); le pueden faltar trámites.",
+            "true",
+        ),
+        "booleano",
+    ),
+    "datos_de_demostracion": (
+        Term(
+            "demo data",
+            "Solo en una tabla unida desde la carpeta de `python -m tools.demo`: verdadero en"
+            " toda la tabla, cuyos trámites son inventados por una réplica del sitio, no los"
+            " de La Paz.",
             "true",
         ),
         "booleano",

@@ -22,6 +22,7 @@ import geopandas
 import orjson
 import pandas as pd
 
+from postprocess.demo_mark import DEMO_NOTE, demo_title, is_demo_table
 from postprocess.dictionary_data import TIMESTAMP_FIELDS
 from postprocess.xlsx import write_xlsx
 
@@ -92,14 +93,25 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_gis(frame: geopandas.GeoDataFrame, path: Path) -> None:
-    """A GeoPackage or RFC 7946 GeoJSON file, replaced if it exists."""
+    """A GeoPackage or RFC 7946 GeoJSON file, replaced if it exists; a table merged from
+    the demo says so in the layer's title and description (what QGIS shows of a layer)."""
     path.unlink(missing_ok=True)  # GDAL would add a layer to an existing GeoPackage
+    about = {}
+    if is_demo_table(frame.columns):
+        about = {"DESCRIPTION": DEMO_NOTE}
     if path.suffix.lower() == ".gpkg":
+        if about:
+            about["IDENTIFIER"] = demo_title(LAYER)
         frame.to_file(
-            path, driver="GPKG", layer=LAYER, engine="pyogrio", VERSION=GEOPACKAGE_VERSION
+            path,
+            driver="GPKG",
+            layer=LAYER,
+            engine="pyogrio",
+            VERSION=GEOPACKAGE_VERSION,
+            **about,
         )
     else:
-        frame.to_file(path, driver="GeoJSON", layer=LAYER, engine="pyogrio", RFC7946="YES")
+        frame.to_file(path, driver="GeoJSON", layer=LAYER, engine="pyogrio", RFC7946="YES", **about)
 
 
 def write_jsonl(frame: pd.DataFrame, path: Path) -> None:

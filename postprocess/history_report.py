@@ -20,7 +20,7 @@ from lapaz.i18n import N_, _, number
 from lapaz.records.diff import KEY, MODIFIED, NEW, REMOVED, id_order
 from lapaz.storage.history import CHANGES_FILE, harvest_label, read_snapshot, snapshots
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
-from postprocess.demo_mark import is_demo, mark_as_demo
+from postprocess.demo_mark import demo_title, is_demo, mark_as_demo, save_chart
 
 HISTORY_CHART = "harvests.png"
 APPROVED = "APROBADO"
@@ -157,10 +157,15 @@ def changes_lines(cosecha: str, lines: list[dict], approved: list[dict]) -> list
 
 
 def section_markdown(
-    cosecha: str | None, lines: list[dict], approved: list[dict], sizes: pd.DataFrame
+    cosecha: str | None,
+    lines: list[dict],
+    approved: list[dict],
+    sizes: pd.DataFrame,
+    demo: bool = False,
 ) -> str:
     """The section: the latest harvest's changes, "no changes" when it logged none, or
-    that there is one harvest so far; the chart once there are two harvests to draw."""
+    that there is one harvest so far; the chart once there are two harvests to draw (its
+    caption marked when the data folder is the demo's)."""
     latest = harvest_label(sizes["time"].iloc[-1]) if not sizes.empty else cosecha
     out = ["", _(SECTION_TITLE), ""]
     if len(sizes) < 2 and cosecha is None:
@@ -171,7 +176,8 @@ def section_markdown(
     else:
         out += changes_lines(cosecha, lines, approved)
     if len(sizes) >= 2:
-        out += ["", "![{}]({})".format(_("The layer over the harvests kept"), HISTORY_CHART)]
+        caption = _("The layer over the harvests kept")
+        out += ["", f"![{demo_title(caption) if demo else caption}]({HISTORY_CHART})"]
     out.append("")
     return "\n".join(out)
 
@@ -205,13 +211,13 @@ def write_history_section(data_dir: Path, output_dir: Path, summary: Path) -> li
             figure = harvests_chart(sizes)
             if is_demo(data_dir):
                 mark_as_demo(figure)
-            figure.savefig(output_dir / HISTORY_CHART, dpi=DPI)
+            save_chart(figure, output_dir / HISTORY_CHART, DPI)
             written.append(output_dir / HISTORY_CHART)
         else:
             # A chart of an earlier report would contradict this one.
             (output_dir / HISTORY_CHART).unlink(missing_ok=True)
         with summary.open("a", encoding="utf-8") as stream:
-            stream.write(section_markdown(cosecha, latest, approved, sizes))
+            stream.write(section_markdown(cosecha, latest, approved, sizes, is_demo(data_dir)))
     except OSError as error:
         raise HistoryReportError(
             _("{path}: cannot write ({why})").format(path=output_dir, why=error.strerror or error)

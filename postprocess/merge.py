@@ -65,6 +65,7 @@ from lapaz.storage.store import (
     crawl_file,
 )
 from postprocess.blds import blds_records
+from postprocess.demo_mark import DEMO_COLUMN, DEMO_MARK, is_demo, is_demo_table
 from postprocess.formats import OUTPUT_FORMATS, write_table
 from postprocess.numeric import add_numeric_columns
 from postprocess.privacy import without_personal_data
@@ -73,7 +74,7 @@ DEFAULT_OUTPUT = "tramites_merge.csv"
 DEFAULT_BLDS_OUTPUT = "permisos_blds.csv"
 BLDS_FORMATS = (".csv", ".jsonl", ".xlsx")
 # With --parcial: true on every row of a table made from an interrupted harvest.
-PARTIAL_COLUMN = "cosecha_incompleta"
+PARTIAL_COLUMN = "descarga_incompleta"
 
 SOURCE_COLUMN = "fuente"
 SOURCE_BY_SIDE = {"left_only": "API", "right_only": "HTML", "both": "Ambos"}
@@ -404,15 +405,17 @@ def output_problem(output: Path, data_dir: Path) -> str | None:
     for folder in data_folders(output, data_dir):
         owned = crawl_file(output, folder)
         if owned is not None:
-            return (
-                f"--output {output} would write over the crawl's {owned} in {folder}:"
-                f" choose another name, e.g. {folder / DEFAULT_OUTPUT}"
-            )
+            return _(
+                "--output {output} would write over the crawl's {owned} in {folder}:"
+                " choose another name, e.g. {example}"
+            ).format(output=output, owned=owned, folder=folder, example=folder / DEFAULT_OUTPUT)
     return None
 
 
 def no_features_to_merge(path: Path) -> str:
-    return f"{path} holds no features: the interrupted harvest got none, there is nothing to merge"
+    return _(
+        "{path} holds no features: the interrupted harvest got none, there is nothing to merge"
+    ).format(path=path)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -514,25 +517,37 @@ def output_table(merged: pd.DataFrame, args: argparse.Namespace) -> tuple[pd.Dat
             )
         )
         merged = permits
+    if is_demo(args.data_dir):
+        merged = merged.assign(**{DEMO_COLUMN: pd.Series(True, index=merged.index)})
     return merged, notes
+
+
+def demo_line(data_dir: Path) -> str:
+    """The merge's first line when its data folder is the demo's."""
+    return _(
+        "{mark}: {folder} was made by python -m tools.demo from a replica of the site; its"
+        " permits are invented, not La Paz's. The column {column} marks every row"
+    ).format(mark=DEMO_MARK, folder=data_dir, column=DEMO_COLUMN)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     problem = output_problem(args.output, args.data_dir)
     if problem is not None:
-        print(f"error: {problem}", file=sys.stderr)
+        print(_("error: {why}").format(why=problem), file=sys.stderr)
         return 1
     try:
         tramites, detalles, source = read_inputs(args)
     except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(_("error: {why}").format(why=error), file=sys.stderr)
         return 1
     pages = records_to_frame(detalles, DETALLE_FIELDS)
     if args.numeric:
         pages = add_numeric_columns(pages)
     merged, report = merge(records_to_frame(tramites, TRAMITE_FIELDS), pages)
     table, notes = output_table(merged, args)
+    if is_demo_table(table.columns):
+        print(demo_line(args.data_dir))
     try:
         write_table(table, args.output)
     except OSError as error:

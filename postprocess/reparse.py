@@ -82,11 +82,11 @@ def whole_records(stream, name: str) -> Iterator[tuple[int, object]]:
             while record.raw_stream.read(READ_BLOCK):
                 pass
             if not is_whole(record):
-                logger.warning("%s ends in an incomplete record (interrupted run?)", name)
+                logger.warning(_("%s ends in an incomplete record (interrupted run?)"), name)
                 return
             yield records.get_record_offset(), record
     except Exception as error:  # a torn record fails in warcio in many ways
-        logger.warning("%s ends in an unreadable record (interrupted run?): %s", name, error)
+        logger.warning(_("%s ends in an unreadable record (interrupted run?): %s"), name, error)
 
 
 def latest_answers(files: list[Path], urls: set[str]) -> dict[str, ArchivedAnswer]:
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(run(args.data_dir))
     except ReparseError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(_("error: {why}").format(why=error), file=sys.stderr)
         return 1
     return 0
 

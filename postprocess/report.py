@@ -44,7 +44,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from lapaz.i18n import _, number
 from lapaz.storage.jsonl import JsonLinesError, read_jsonl
-from postprocess.demo_mark import DEMO_MARK, is_demo, mark_as_demo
+from postprocess.demo_mark import DEMO_MARK, demo_title, is_demo, mark_as_demo, save_chart
 from postprocess.history_report import HistoryReportError, write_history_section
 from postprocess.merge import (
     DEFAULT_OUTPUT,
@@ -526,7 +526,8 @@ def surface_by_district_chart(permits: pd.DataFrame) -> Chart:
 
 
 def report_charts(data: Permits, today: date | None = None, demo: bool = False) -> list[Chart]:
-    """The report's charts; with `demo`, each drawn one marked DATOS DE DEMOSTRACIÓN."""
+    """The report's charts; with `demo`, each marked DATOS DE DEMOSTRACIÓN: across the drawn
+    ones, and in every heading the summary gives them."""
     permits = data.permits
     charts = [
         tramites_per_year_chart(permits, today),
@@ -535,6 +536,8 @@ def report_charts(data: Permits, today: date | None = None, demo: bool = False) 
         surface_by_district_chart(permits),
     ]
     for chart in charts:
+        if demo:
+            chart.heading = demo_title(chart.heading)
         if demo and chart.figure is not None:
             mark_as_demo(chart.figure)
     return charts
@@ -641,7 +644,7 @@ def write_report(
                 (output_dir / chart.name).unlink(missing_ok=True)
                 continue
             # A bare Figure draws with the Agg canvas: no display is ever needed.
-            chart.figure.savefig(output_dir / chart.name, dpi=DPI)
+            save_chart(chart.figure, output_dir / chart.name, DPI)
             written.append(output_dir / chart.name)
         summary = output_dir / SUMMARY_FILE
         summary.write_text(summary_markdown(data, source, charts, demo), encoding="utf-8")
@@ -699,7 +702,7 @@ def main(argv: list[str] | None = None) -> int:
         written += write_history_section(data_dir, args.output_dir, summary)
         written += write_runs_section(data_dir, args.output_dir, summary)
     except (ReportError, HistoryReportError, RunsReportError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(_("error: {why}").format(why=error), file=sys.stderr)
         return 1
     print(
         _("Wrote {files} to {folder}").format(

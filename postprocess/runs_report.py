@@ -17,6 +17,7 @@ from lapaz.i18n import N_, _, ngettext, number
 from lapaz.storage.jsonl import JsonLinesError
 from lapaz.storage.runs import SUCCEEDED, read_runs
 from postprocess.corridas import runs_table
+from postprocess.demo_mark import demo_title, is_demo, mark_as_demo, save_chart
 
 RUNS_CHART = "runs.png"
 SECTION_TITLE = N_("## Runs")
@@ -97,7 +98,7 @@ def latest_line(run: dict) -> str:
     return _("The latest started {start} and ended `{state}`.").format(start=start, state=state)
 
 
-def section_markdown(runs: list[dict], with_chart: bool) -> str:
+def section_markdown(runs: list[dict], with_chart: bool, demo: bool = False) -> str:
     ended = Counter(str(run.get("estado")) for run in runs)
     how = ", ".join(f"{state} {number(count)}" for state, count in ended.most_common())
     last = runs[-1]
@@ -124,7 +125,8 @@ def section_markdown(runs: list[dict], with_chart: bool) -> str:
         "```",
     ]
     if with_chart:
-        out += ["", "![{}]({})".format(_("The runs over time"), RUNS_CHART)]
+        caption = _("The runs over time")
+        out += ["", f"![{demo_title(caption) if demo else caption}]({RUNS_CHART})"]
     out.append("")
     return "\n".join(out)
 
@@ -139,13 +141,17 @@ def write_runs_section(data_dir: Path, output_dir: Path, summary: Path) -> list[
     if not runs:
         return []
     with_chart = len(runs) >= 2
+    demo = is_demo(data_dir)
     written = []
     try:
         if with_chart:
-            runs_chart(runs).savefig(output_dir / RUNS_CHART, dpi=DPI)
+            figure = runs_chart(runs)
+            if demo:
+                mark_as_demo(figure)
+            save_chart(figure, output_dir / RUNS_CHART, DPI)
             written.append(output_dir / RUNS_CHART)
         with summary.open("a", encoding="utf-8") as stream:
-            stream.write(section_markdown(runs, with_chart))
+            stream.write(section_markdown(runs, with_chart, demo))
     except OSError as error:
         raise RunsReportError(
             _("{path}: cannot write ({why})").format(path=output_dir, why=error.strerror or error)

@@ -6,7 +6,8 @@ text with their zeros (`045581765039000`, never 45581765039000), numbers are num
 dates. Spreadsheets know no time zones: dates are written in UTC, as the WFS gives them,
 and their cells show it ("2025-03-07 20:58:21 UTC"); the headers are the column names of
 every other format. The sheet `tramites` has an autofilter, a frozen header and columns as
-wide as their content; the sheet `diccionario` explains each column.
+wide as their content; the sheet `diccionario` explains each column. A table merged from the
+demo's data folder opens on a sheet `demostracion` that says so.
 """
 
 import math
@@ -20,10 +21,12 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from postprocess.blds import BLDS_MAPPING
+from postprocess.demo_mark import DEMO_MARK, DEMO_NOTE, is_demo_table
 from postprocess.diccionario import column_term, plain_text
 
 SHEET = "tramites"
 DICTIONARY_SHEET = "diccionario"
+DEMO_SHEET = "demostracion"
 DICTIONARY_HEADER = ["columna", "significado", "unidad", "tipo", "término en inglés", "ejemplo"]
 DATE_FORMAT = 'yyyy-mm-dd hh:mm:ss "UTC"'
 DATE_WIDTH = len("2025-03-07 20:58:21 UTC")
@@ -131,9 +134,22 @@ def write_dictionary_sheet(workbook: Workbook, columns) -> None:
         sheet.append([text_cell(sheet, value or None) for value in row])
 
 
+def write_demo_sheet(workbook: Workbook) -> None:
+    """The first sheet of a workbook merged from the demo: what it is, in red."""
+    sheet = workbook.create_sheet(DEMO_SHEET)
+    sheet.column_dimensions["A"].width = len(DEMO_NOTE) + 1
+    for text, size in ((DEMO_MARK, 20), (DEMO_NOTE, 12)):
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.font = Font(bold=True, color="C00000", size=size)
+        sheet.append([cell])
+
+
 def write_xlsx(frame: pd.DataFrame, path: Path) -> None:
-    """The table's sheet, then the sheet explaining its columns."""
+    """The table's sheet, then the sheet explaining its columns (after a first sheet that
+    says so, for a table merged from the demo)."""
     workbook = Workbook(write_only=True)
+    if is_demo_table(frame.columns):
+        write_demo_sheet(workbook)
     write_data_sheet(workbook, frame)
     write_dictionary_sheet(workbook, frame.columns)
     workbook.save(path)

@@ -43,6 +43,6 @@ def test_every_column_of_a_crawls_merged_table_is_in_the_dictionary(tmp_path):
     assert merge_main(arguments) == 0
 
     merged = read_table(output)
-    columns = [*geo_frame(merged).columns, "cosecha_incompleta"]
+    columns = [*geo_frame(merged).columns, "descarga_incompleta"]
     assert any(name.endswith("__2") for name in columns)  # the replica repeats a label
     assert undocumented(columns) == []

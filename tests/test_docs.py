@@ -57,10 +57,78 @@ def test_the_readmes_are_short_link_each_other_and_give_the_same_commands():
         assert "DATOS DE DEMOSTRACIÓN" in readme
 
 
-def test_the_spanish_readme_uses_no_calques():
-    spanish = read("README.es.md").lower()
-    for calque in ("cosecha", "pedido", "elemento", "fusión"):
-        assert calque not in spanish, calque
+# Every page a Spanish reader reads.
+SPANISH_PAGES = (
+    "README.es.md",
+    *(
+        f"docs/{name}"
+        for name in (
+            "abrir-los-datos.md",
+            "ajustes.md",
+            "archivo.md",
+            "cada-semana.md",
+            "diccionario.md",
+            "fiabilidad.md",
+            "scrapyd.es.md",
+            "union.md",
+        )
+    ),
+)
+# Calques and English left in Spanish prose. Bolivian Spanish says "descarga" (harvest),
+# "solicitud" (request), "objeto espacial" (feature), "unir"/"unión" (merge).
+CALQUES = re.compile(
+    r"\b(cosech\w*|pedidos?|elementos?|features?|scrape\w*|crawle\w*|fusi[oó]n\w*)\b",
+    re.IGNORECASE,
+)
+# Code is not prose: commands, field and setting names, JSON.
+CODE = re.compile(r"```.*?```|`[^`]*`", re.DOTALL)
+
+
+def calques(text: str) -> list[str]:
+    return [match.group(0) for match in CALQUES.finditer(CODE.sub("", text))]
+
+
+def test_the_spanish_pages_are_in_spanish_docs_included():
+    """No calques in a Spanish page; every page of docs/ that links to its English twin
+    is on the list."""
+    found = {page: calques(read(page)) for page in SPANISH_PAGES}
+    assert {page: words for page, words in found.items() if words} == {}
+    twins = {
+        f"docs/{path.name}"
+        for path in (PROJECT_ROOT / "docs").glob("*.md")
+        if "[English](" in path.read_text(encoding="utf-8")
+    }
+    assert twins - set(SPANISH_PAGES) == set(), "Spanish pages to add to SPANISH_PAGES"
+
+
+def test_the_spanish_messages_use_no_calques():
+    from tools import messages
+
+    found = {}
+    for message in messages.read_catalog("es"):
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        words = [word for text in strings if text for word in calques(text)]
+        if message.id and words:
+            found[message.id if isinstance(message.id, str) else message.id[0]] = words
+    assert found == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("La cosecha semanal", ["cosecha"]),
+        ("Cosechar los datos", ["Cosechar"]),
+        ("los pedidos al servidor", ["pedidos"]),
+        ("cada elemento de la capa", ["elemento"]),
+        ("las features recibidas", ["features"]),
+        ("scrapear el sitio y crawlearlo", ["scrapear", "crawlearlo"]),
+        ("la fusión de las tablas", ["fusión"]),
+        ("la descarga y sus solicitudes; `cosecha` es un campo", []),
+        ("```sh\nscrapy crawl tramites\n```\nScrapy y Scrapyd", []),
+    ],
+)
+def test_the_calque_check_finds_calques_in_prose_only(text, expected):
+    assert calques(text) == expected
 
 
 def test_the_install_and_test_commands_are_those_ci_runs():

@@ -118,7 +118,7 @@ def test_parcial_merges_the_interrupted_run_marked_as_such(data_dir, capsys):
 
     frame = read_csv(data_dir / "tramites_merge.csv")
     assert len(frame) == 9
-    assert set(frame["cosecha_incompleta"]) == {"True"}
+    assert set(frame["descarga_incompleta"]) == {"True"}
     out = capsys.readouterr().out
     assert "Read 8 permits (tramites.jsonl.partial)" in out
     assert "INCOMPLETE HARVEST: merged from tramites.jsonl.partial" in out
@@ -143,7 +143,7 @@ def test_a_newer_interrupted_run_is_mentioned(data_dir, capsys):
     captured = capsys.readouterr()
     assert "Read 8 permits (tramites.jsonl)" in captured.out
     assert f"warning: {partial} is newer" in captured.err
-    assert "cosecha_incompleta" not in read_csv(data_dir / "tramites_merge.csv")
+    assert "descarga_incompleta" not in read_csv(data_dir / "tramites_merge.csv")
 
 
 # -- --blds ----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ the data folder, the stats, the one-line errors.
 """
 
 import logging
+from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -14,6 +15,7 @@ from scrapy.settings import Settings
 from lapaz.crawl import statkeys
 from lapaz.crawl.extensions.monitors import notifier_actions
 from lapaz.records.schema import PageOutcome
+from lapaz.spiders.tramites import TramitesSpider
 from lapaz.storage.previous import FAILURES_FILE, LAYER_FILE
 from lapaz.storage.store import TRAMITES_FILE, TRAMITES_PARTIAL_FILE
 from tests.crawl import crawl_in_process, project_settings, run_crawl
@@ -51,10 +53,57 @@ async def test_a_configured_notifier_is_told_of_the_verdict(tmp_path, caplog):
     ):
         crawl = await crawl_in_process(replica, tmp_path, RETRY_TIMES=0, **telegram)
     assert crawl.verdict.reason == "checks_failed"
-    assert "finished with errors" in caplog.text
     assert crawl.stats[statkeys.MONITORS_FAILED] == [
         f"Verdict/the run succeeded: {crawl.verdict.line}"
     ]
+    # Our words, with the failure's line: not Spidermon's English template.
+    sent = [r.getMessage() for r in caplog.records if r.name.startswith("spidermon.contrib")]
+    failure = f"Verdict/the run succeeded: {crawl.verdict.line}"
+    assert sent == [f"La Paz permits: the tramites crawl failed\n- {failure}"]
+
+
+def test_a_notification_is_in_the_language_of_the_crawl(monkeypatch):
+    """Spidermon's templates would list the monitors' names in English; ours say what
+    failed in the summary's lines, in Spanish under es."""
+    pytest.importorskip("jinja2")
+    monkeypatch.setenv("LAPAZ_IDIOMA", "es")
+    crawler = Crawler(
+        SPIDERMON_TELEGRAM_SENDER_TOKEN="123:abc",
+        SPIDERMON_TELEGRAM_RECIPIENTS="42",
+        SPIDERMON_TELEGRAM_FAKE=True,
+    )
+    crawler.spidercls = TramitesSpider
+    (action,) = notifier_actions(crawler)
+    action.result = FailedResult(["Verdict/the run succeeded", "Finish reason/x"])
+    assert action.get_message() == (
+        "Permisos de La Paz: la descarga tramites falló\n"
+        "- Veredicto/la corrida salió bien: it failed\n"
+        "- Motivo de cierre/x: it failed"
+    )
+
+
+def test_a_message_of_the_settings_is_kept(monkeypatch):
+    pytest.importorskip("jinja2")
+    crawler = Crawler(
+        SPIDERMON_TELEGRAM_SENDER_TOKEN="123:abc",
+        SPIDERMON_TELEGRAM_RECIPIENTS="42",
+        SPIDERMON_TELEGRAM_MESSAGE="{{ monitors_failed }} failed",
+    )
+    crawler.spidercls = TramitesSpider
+    (action,) = notifier_actions(crawler)
+    action.result = FailedResult(["Verdict/the run succeeded"])
+    assert action.get_message() == "True failed"
+
+
+class FailedResult:
+    """What Spidermon hands an action: the monitors that failed, each with its reason."""
+
+    def __init__(self, names: list[str]):
+        self.monitors_failed_results = [
+            SimpleNamespace(item=SimpleNamespace(name=name), reason="it failed", error=None)
+            for name in names
+        ]
+        self.monitors_passed_results = []
 
 
 @pytest.mark.e2e

@@ -387,7 +387,11 @@ def test_the_demo_draws_its_report_next_to_its_data(tmp_path):
         assert_valid_png(data_dir / "report" / name)
     assert f"to {data_dir / 'report'}" in finished.stdout
     summary = (data_dir / "report" / SUMMARY_FILE).read_text(encoding="utf-8")
-    assert summary.count(DEMO_MARK) == 1
+    # Said first, then in every chart's heading (tests/test_demo_outputs.py has the rest).
+    assert summary.splitlines()[2].startswith(f"**{DEMO_MARK}**")
+    headings = [line for line in summary.splitlines() if line.startswith("### ")]
+    assert headings
+    assert all(heading.startswith(f"### {DEMO_MARK}: ") for heading in headings)
     assert str(data_dir) not in summary
     # One harvest: no chart of one point, and the summary says why.
     assert not (data_dir / "report" / HISTORY_CHART).exists()

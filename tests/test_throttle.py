@@ -229,9 +229,18 @@ def test_after_a_cured_decrease_the_pace_comes_back_quickly_then_slowly():
     assert 1 / controller.delay == pytest.approx(rate + 0.05 * 45, rel=0.1)
 
 
-def test_a_server_that_never_answered_well_is_asked_once_a_second():
+def test_a_server_that_never_answered_well_is_asked_about_once_a_second():
     controller = PaceController()
-    for n in range(4):
+    # Not judged on its first few answers: half a window at least.
+    for n in range(9):
         controller.answered(f"u{n}", True, 0.0, 0.001 * (n + 1))
+    assert controller.decreases == 0
+    controller.answered("u9", True, 0.0, 0.01)
     assert controller.decreases == 1
     assert controller.delay == pytest.approx(1 / 0.8)
+    # Once it answers well (the first answer, 3 s on, ends the judging of the decrease),
+    # the pace grows as in TCP's slow start: 5 % an answer.
+    now = feed(controller, 2.0, 1, failing=set(), gap=1.25)
+    assert controller.delay == pytest.approx(1 / 0.8)
+    feed(controller, now, 20, failing=set(), gap=1.25)
+    assert 1 / controller.delay == pytest.approx(0.8 * 1.05**20, rel=0.01)

@@ -1,6 +1,6 @@
 """The message catalogs of lapaz/i18n.py: extract, update and compile them with Babel.
 
-    python -m tools.messages update    # new messages of lapaz/ and postprocess/ into the .po
+    python -m tools.messages update    # new messages of the code (SOURCE_FOLDERS, SOURCE_FILES)
     python -m tools.messages compile   # the .po into the .mo that ships with the package
     python -m tools.messages check     # messages without a Spanish translation, a stale .mo
 
@@ -13,7 +13,7 @@ from io import BytesIO
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
 
@@ -21,6 +21,8 @@ from lapaz.i18n import DOMAIN, LOCALE_DIR, SPANISH
 from tools.crawl import PROJECT_ROOT
 
 SOURCE_FOLDERS = ("lapaz", "postprocess")
+# The tools a user runs (the others are for developers, in English).
+SOURCE_FILES = ("tools/demo.py",)
 # Comments starting with this tag above a message go to the translator.
 TRANSLATOR_TAG = "Translators:"
 
@@ -32,20 +34,25 @@ def catalog_path(language: str, suffix: str) -> Path:
 def extract() -> Catalog:
     """Every message of the code, as a template catalog."""
     template = Catalog(project=DOMAIN, charset="utf-8")
-    for folder in SOURCE_FOLDERS:
+    found = [
+        (f"{folder}/{filename}", lineno, message, comments, context)
+        for folder in SOURCE_FOLDERS
         for filename, lineno, message, comments, context in extract_from_dir(
             PROJECT_ROOT / folder,
             comment_tags=[TRANSLATOR_TAG],
             strip_comment_tags=True,
             directory_filter=lambda path: "__pycache__" not in path and "locale" not in path,
-        ):
-            template.add(
-                message,
-                None,
-                [(f"{folder}/{filename}", lineno)],
-                auto_comments=comments,
-                context=context,
-            )
+        )
+    ]
+    found += [
+        (path, lineno, message, comments, context)
+        for path in SOURCE_FILES
+        for lineno, message, comments, context in extract_from_file(
+            "python", PROJECT_ROOT / path, comment_tags=[TRANSLATOR_TAG], strip_comment_tags=True
+        )
+    ]
+    for path, lineno, message, comments, context in found:
+        template.add(message, None, [(path, lineno)], auto_comments=comments, context=context)
     return template
 
 

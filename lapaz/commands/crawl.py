@@ -24,6 +24,11 @@ def could_not_start() -> str:
     return _("the crawl could not start")
 
 
+def error_line(why: object) -> str:
+    """The last line of a run that failed."""
+    return _("error: {why}").format(why=why)
+
+
 class Command(ScrapyCrawlCommand):
     def process_options(self, args, opts):
         super().process_options(args, opts)
@@ -61,12 +66,12 @@ class Command(ScrapyCrawlCommand):
             if data_dir.is_dir() and verdict is None:
                 record_run(data_dir, not_started_run(started, datetime.now(UTC), why))
             for error in startup_errors:
-                print(f"error: {error}", file=sys.stderr)
+                print(error_line(error), file=sys.stderr)
             return
         self.exitcode = verdict.exit_code
         if verdict.line is not None:
             # The last line on the screen, after the log: why the run failed.
-            print(f"error: {verdict.line}", file=sys.stderr)
+            print(error_line(verdict.line), file=sys.stderr)
 
 
 def _verdict(crawler):

@@ -14,6 +14,7 @@ from scrapy.exceptions import IgnoreRequest
 
 from lapaz.crawl.exceptions import ForbiddenByRobots
 from lapaz.crawl.messages import UNREACHABLE
+from lapaz.i18n import _
 
 
 def forbidding_rule(robots_txt: str, path: str) -> str | None:
@@ -62,4 +63,6 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
             url = urlsplit(request.url)
             rule = forbidding_rule(self.texts.get(url.netloc, ""), url.path or "/")
             where = f"{url.scheme}://{url.netloc}/robots.txt"
-            raise ForbiddenByRobots(f"{rule or 'A rule'} of {where}") from None
+            raise ForbiddenByRobots(
+                _("{rule} of {robots}").format(rule=rule or _("A rule"), robots=where)
+            ) from None

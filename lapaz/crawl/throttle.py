@@ -139,14 +139,19 @@ class PaceController:
         self._recent.append(url if failed else None)
         if self._probe is not None:
             self._judge_decrease(failed, now)
-        elif failed and self.failing_urls() > self.tolerated(self.window):
+        elif (
+            failed
+            and len(self._recent) >= self.window // 2
+            and self.failing_urls() > self.tolerated(self.window)
+        ):
             self._decrease(now)
         elif not failed:
             rate = 1.0 / self.delay
-            if rate * QUICK_RECOVERY <= self.recover_rate:
+            if not self.recover_rate or rate * QUICK_RECOVERY <= self.recover_rate:
                 # Back quickly to just under the pace the server answered well at when
-                # the failures began: failing pages now and then look like a limiter's
-                # refusals at first, and a slowdown for them must not last.
+                # the failures began (or, not knowing it, as TCP's slow start): failing
+                # pages now and then look like a limiter's refusals at first, and a
+                # slowdown for them must not last.
                 rate *= QUICK_RECOVERY
             else:
                 # One answer of a second's worth at this pace.
@@ -160,13 +165,16 @@ class PaceController:
             # With no good answer to measure a pace by: slower than the pace it had (only
             # the retries of failing pages are left, or a server fails everything), or,
             # when none ever came, one request a second.
-            answered_rate = self.paced(len(self._good_times) / span) or (
-                1.0 / self.delay if self.answered_well else NO_PACE_YET
-            )
+            # The good answers of the last second lag behind a pace just regained.
+            answered_rate = self.paced(len(self._good_times) / span)
+            if answered_rate:
+                answered_rate = max(answered_rate, min(1.0 / self.delay, self.recover_rate))
+                # Never below the pace regained after an earlier decrease: failing pages
+                # now and then must not drive the pace down one slowdown after another.
+                self.recover_rate = max(self.recover_rate, (1.0 - self.margin) * answered_rate)
+            else:
+                answered_rate = 1.0 / self.delay if self.answered_well else NO_PACE_YET
             rate = self.decrease * answered_rate
-            # Never below the pace regained after an earlier decrease: failing pages
-            # now and then must not drive the pace down one slowdown after another.
-            self.recover_rate = max(self.recover_rate, (1.0 - self.margin) * answered_rate)
             self._probe = Probe(self.delay, self.recover_rate)
         else:
             # Again after a decrease that did not cure: if the pace is still over a
@@ -192,12 +200,16 @@ class PaceController:
         if probe.answers < self.window and now - self.decreased_at < LONGEST_PROBE:
             return
         self._probe = None
-        # Cured: over the later half of the answers since, no more failures than the
+        # Cured: over the later two thirds of the answers since, no more failures than the
         # server's usual share. A limiter refuses nothing below its rate, once the
         # requests sent while its bucket was still full have had their answer; pages
         # that fail whatever the pace go on failing.
-        later = probe.failed[len(probe.failed) // 2 :]
+        later = probe.failed[len(probe.failed) // 3 :]
         if sum(later) <= self.usual_share * len(later):
+            if probe.followed and self.usual_share:
+                # On a server known to fail pages anyway, a cluster of them is the likelier
+                # cause than a limiter: the pace regained quickly is the one from before.
+                self.recover_rate = probe.before_recover
             return
         share = self.failing_urls() / probe.answers
         # Trouble, not a share to tolerate; or too few good answers to measure a pace by

@@ -5,6 +5,11 @@ and a finish reason other than SPIDERMON_EXPECTED_FINISH_REASONS (Spidermon's ow
 FinishReasonMonitor), reach a person through Spidermon's notifiers: Telegram, Slack or
 e-mail, each added only when configured. `KeepResults` puts the monitors' results in the
 stats, where the closing summary reads them.
+
+Every line a person reads is in the language of the crawl (lapaz.i18n): the monitors' names
+and messages, and the notifications, which say what failed in the summary's own lines
+(Spidermon's templates would list the monitors' names in English) unless the settings
+give Spidermon a message of their own.
 """
 
 import logging
@@ -20,7 +25,7 @@ from spidermon.exceptions import NotConfigured
 
 from lapaz.crawl import statkeys
 from lapaz.crawl.state import CrawlState
-from lapaz.i18n import _
+from lapaz.i18n import N_, _
 
 logger = logging.getLogger(__name__)
 
@@ -42,17 +47,65 @@ NOTIFIERS = {
     ),
     "e-mail": ("SPIDERMON_EMAIL_TO", "spidermon.contrib.actions.email.smtp.SendSmtpEmail"),
 }
+# Our notification, as Spidermon's Jinja renders it; `lapaz_notice` and `lapaz_subject` are
+# put in the action's context (notifier_actions).
+NOTICE, SUBJECT = "{{ lapaz_notice() }}", "{{ lapaz_subject() }}"
+# Channel -> the arguments of its action that carry our words, used when the settings give
+# none of them. Slack's attachments and the e-mail's HTML body list the monitors in English.
+OUR_MESSAGE = {
+    "Telegram": {"message": NOTICE},
+    "Slack": {"message": NOTICE, "include_attachments": False},
+    "e-mail": {"subject": SUBJECT, "body_text": NOTICE, "body_html_template": None},
+}
+# The settings each channel reads its message from: when one is set, Spidermon's is kept.
+MESSAGE_SETTINGS = {
+    "Telegram": ("SPIDERMON_TELEGRAM_MESSAGE", "SPIDERMON_TELEGRAM_MESSAGE_TEMPLATE"),
+    "Slack": (
+        "SPIDERMON_SLACK_MESSAGE",
+        "SPIDERMON_SLACK_MESSAGE_TEMPLATE",
+        "SPIDERMON_SLACK_ATTACHMENTS",
+        "SPIDERMON_SLACK_ATTACHMENTS_TEMPLATE",
+    ),
+    "e-mail": (
+        "SPIDERMON_EMAIL_SUBJECT",
+        "SPIDERMON_EMAIL_SUBJECT_TEMPLATE",
+        "SPIDERMON_BODY_TEXT",
+        "SPIDERMON_BODY_TEXT_TEMPLATE",
+        "SPIDERMON_BODY_HTML",
+        "SPIDERMON_BODY_HTML_TEMPLATE",
+    ),
+}
+
+# The monitors' names, "suite/test" in the results: English in the code, translated where
+# a person reads them (failure_lines).
+VERDICT, RUN_SUCCEEDED = N_("Verdict"), N_("the run succeeded")
+FINISH, FINISHED_AS_EXPECTED = N_("Finish reason"), N_("the crawl finished as expected")
 
 
-@monitors.name("Verdict")
+@monitors.name(VERDICT)
 class VerdictMonitor(Monitor):
-    @monitors.name("the run succeeded")
+    @monitors.name(RUN_SUCCEEDED)
     def test_verdict(self):
         verdict = self.data.crawler.get_extension(CrawlState).verdict
         if verdict is None:
-            self.skipTest("the crawl was not judged")
+            self.skipTest(_("the crawl was not judged"))
         if not verdict.succeeded:
             self.fail(verdict.line)
+
+
+@monitors.name(FINISH)
+class FinishMonitor(FinishReasonMonitor):
+    """Spidermon's FinishReasonMonitor (SPIDERMON_EXPECTED_FINISH_REASONS), in our words."""
+
+    @monitors.name(FINISHED_AS_EXPECTED)
+    def test_should_finish_with_expected_reason(self):
+        expected = self.crawler.settings.getlist("SPIDERMON_EXPECTED_FINISH_REASONS", ("finished",))
+        reason = self.stats.get("finish_reason")
+        message = _("the crawl ended with {reason}, not with {expected}").format(
+            reason=reason, expected=", ".join(expected)
+        )
+        if reason not in expected:
+            self.fail(message)
 
 
 class KeepResults(Action):
@@ -75,10 +128,39 @@ def notifier_actions(crawler) -> list:
         if not crawler.settings.get(switch):
             continue
         try:
-            actions.append(load_object(path).from_crawler(crawler))
+            actions.append(notifier(crawler, channel, load_object(path)))
         except (ImportError, NotConfigured, ScrapyNotConfigured) as error:
             logger.warning(_("%s notifications are off: %s"), channel, error)
     return actions
+
+
+def notifier(crawler, channel: str, action_class) -> Action:
+    """The action of `channel`, saying our notice unless the settings give a message."""
+    arguments = action_class.from_crawler_kwargs(crawler)
+    ours = not any(crawler.settings.get(name) for name in MESSAGE_SETTINGS[channel])
+    if ours:
+        arguments.update(OUR_MESSAGE[channel])
+    action = action_class(**arguments)
+    if ours:
+        # A class default would put Spidermon's English template back.
+        for name, value in OUR_MESSAGE[channel].items():
+            setattr(action, name, value)
+        spider = crawler.spidercls.name
+        action.context = {
+            **action.context,
+            "lapaz_notice": lambda: notice(spider, failure_lines(action.result)),
+            "lapaz_subject": lambda: notice_subject(spider),
+        }
+    return action
+
+
+def notice_subject(spider: str) -> str:
+    return _("La Paz permits: the {spider} crawl failed").format(spider=spider)
+
+
+def notice(spider: str, failures: list[str]) -> str:
+    """What a notification says: the run failed, and why, one line per monitor."""
+    return "\n".join([notice_subject(spider), *(f"- {failure}" for failure in failures)])
 
 
 class SpidermonReportAtDebug(logging.Filter):
@@ -94,7 +176,7 @@ class SpidermonReportAtDebug(logging.Filter):
 class HarvestMonitorSuite(MonitorSuite):
     """The project's monitors; a failure is told through the notifiers configured."""
 
-    monitors = (FinishReasonMonitor, VerdictMonitor)
+    monitors = (FinishMonitor, VerdictMonitor)
     monitors_finished_actions = (KeepResults,)
 
     def __init__(self, *args, crawler=None, **kwargs):
@@ -109,11 +191,19 @@ class HarvestMonitorSuite(MonitorSuite):
 
 def failure_lines(result) -> list[str]:
     """One line per monitor that failed or broke: its name and what it said."""
-    return [f"{item.item.name}: {_what_it_said(item)}" for item in result.monitors_failed_results]
+    return [
+        f"{monitor_name(item.item.name)}: {_what_it_said(item)}"
+        for item in result.monitors_failed_results
+    ]
+
+
+def monitor_name(name: str) -> str:
+    """A monitor's "suite/test" name in the language of messages (ours are in the catalog)."""
+    return "/".join(_(part) if part else part for part in name.split("/"))
 
 
 def _what_it_said(item) -> str:
     if item.reason:  # a failure: the monitor's own message
         return item.reason.splitlines()[0]
     lines = (item.error or "").strip().splitlines()  # an error: the traceback's last line
-    return lines[-1] if lines else "failed"
+    return lines[-1] if lines else _("it broke without saying why")

@@ -110,10 +110,9 @@ def _interval(settings) -> float:
 
 def _progress_mode(crawler, terminal: bool) -> None:
     """Raise NotConfigured unless progress is on and shown the way `terminal` says."""
-    if not crawler.settings.getbool("LAPAZ_PROGRESS", True):
-        raise NotConfigured("LAPAZ_PROGRESS is off")
-    if stderr_is_terminal() != terminal:
-        # Without a message: Scrapy logs only those with one, and this is no news.
+    # Without a message: Scrapy logs only those with one (a WARNING in English), and
+    # progress turned off, or shown the other way, is no news.
+    if not crawler.settings.getbool("LAPAZ_PROGRESS", True) or stderr_is_terminal() != terminal:
         raise NotConfigured
 
 
