@@ -69,6 +69,7 @@ SPANISH_PAGES = (
             "cada-semana.md",
             "diccionario.md",
             "fiabilidad.md",
+            "rendimiento.md",
             "scrapyd.es.md",
             "union.md",
         )
