@@ -60,13 +60,6 @@ EXEMPT = {
     ("postprocess/formats.py", "the table has a column"): "an internal invariant",
     ("postprocess/formats.py", "unknown output format"): "an internal invariant",
     ("postprocess/numeric.py", "column  exists already"): "an internal invariant",
-    # The WFS answer's faults, quoted after a translated line ("WFS page at startIndex=0
-    # failed after retries: ..."); still to be wrapped where lapaz/layer/ is reworked.
-    ("lapaz/layer/wfs.py", "the server answered an OGC exception"): "pending",
-    ("lapaz/layer/wfs.py", "the server answered XML or HTML"): "pending",
-    ("lapaz/layer/wfs.py", "invalid JSON"): "pending",
-    ("lapaz/layer/wfs.py", "not a GeoJSON FeatureCollection"): "pending",
-    ("lapaz/layer/wfs.py", "the FeatureCollection has no list of features"): "pending",
 }
 
 

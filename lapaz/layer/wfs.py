@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import orjson
 
+from lapaz.i18n import _
 from lapaz.layer.paging import LIMIT_PARAMETER, OFFSET_PARAMETER, PageRequest
 
 # La Paz lies at about lat -16.60 … -16.44, lon -68.18 … -68.03; these windows are wide
@@ -140,17 +141,29 @@ def parse_feature_page(body: bytes) -> FeaturePage:
         if b"ExceptionReport" in head or b"ServiceException" in head:
             code, text = ogc_exception(body)
             kind = WfsRejected if code in REQUEST_REJECTED else WfsBroken
-            raise kind(f"the server answered an OGC exception {code}: {text}")
-        raise WfsBroken(f"the server answered XML or HTML, not GeoJSON: {_preview(body)}")
+            raise kind(
+                _("the server answered an OGC exception {code}: {text}").format(
+                    code=code, text=text
+                )
+            )
+        raise WfsBroken(
+            _("the server answered XML or HTML, not GeoJSON: {preview}").format(
+                preview=_preview(body)
+            )
+        )
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise WfsBroken(f"invalid JSON ({error}): {_preview(body)}") from error
+        raise WfsBroken(
+            _("invalid JSON ({error}): {preview}").format(error=error, preview=_preview(body))
+        ) from error
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-        raise WfsBroken(f"not a GeoJSON FeatureCollection: {_preview(body)}")
+        raise WfsBroken(
+            _("not a GeoJSON FeatureCollection: {preview}").format(preview=_preview(body))
+        )
     features = document.get("features")
     if not isinstance(features, list):
-        raise WfsBroken("the FeatureCollection has no list of features")
+        raise WfsBroken(_("the FeatureCollection has no list of features"))
     # GeoServer gives numberMatched, or "unknown" with totalFeatures; others may give neither.
     matched = _as_count(document.get("numberMatched"))
     if matched is None:
