@@ -162,17 +162,17 @@ class PaceController:
     def _decrease(self, now: float, followed: "Probe | None" = None) -> None:
         if followed is None:
             span = min(max(now - self.first_answer_at, SHORTEST_SPAN), ANSWERED_SPAN)
-            # With no good answer to measure a pace by: slower than the pace it had (only
-            # the retries of failing pages are left, or a server fails everything), or,
-            # when none ever came, one request a second.
-            # The good answers of the last second lag behind a pace just regained.
             answered_rate = self.paced(len(self._good_times) / span)
             if answered_rate:
+                # The good answers of the last second lag behind a pace just regained.
                 answered_rate = max(answered_rate, min(1.0 / self.delay, self.recover_rate))
                 # Never below the pace regained after an earlier decrease: failing pages
                 # now and then must not drive the pace down one slowdown after another.
                 self.recover_rate = max(self.recover_rate, (1.0 - self.margin) * answered_rate)
             else:
+                # No good answer to measure a pace by: slower than the pace it had (only
+                # the retries of failing pages are left, or a server fails everything),
+                # or, when none ever came, about one request a second.
                 answered_rate = 1.0 / self.delay if self.answered_well else NO_PACE_YET
             rate = self.decrease * answered_rate
             self._probe = Probe(self.delay, self.recover_rate)
@@ -180,7 +180,8 @@ class PaceController:
             # Again after a decrease that did not cure: if the pace is still over a
             # limiter's rate, the rate of good answers since is that rate. Just under it.
             span = max(now - followed.first_answer_at, SHORTEST_SPAN)
-            good_rate = (followed.answers - 1) / span * followed.good / followed.answers
+            answers = len(followed.failed)
+            good_rate = (answers - 1) / span * followed.failed.count(False) / answers
             rate = self.recover_rate = (1.0 - self.margin) * self.paced(good_rate)
             self._probe = Probe(followed.before_delay, followed.before_recover, followed=True)
         rate = max(rate, 1.0 / self.max_delay)
@@ -194,10 +195,9 @@ class PaceController:
         probe = self._probe
         if probe.first_answer_at is None:
             probe.first_answer_at = now
-        probe.answers += 1
-        probe.good += not failed
         probe.failed.append(failed)
-        if probe.answers < self.window and now - self.decreased_at < LONGEST_PROBE:
+        answers = len(probe.failed)
+        if answers < self.window and now - self.decreased_at < LONGEST_PROBE:
             return
         self._probe = None
         # Cured: over the later two thirds of the answers since, no more failures than the
@@ -211,11 +211,11 @@ class PaceController:
                 # cause than a limiter: the pace regained quickly is the one from before.
                 self.recover_rate = probe.before_recover
             return
-        share = self.failing_urls() / probe.answers
+        share = self.failing_urls() / answers
         # Trouble, not a share to tolerate; or too few good answers to measure a pace by
         # (the retries of failing pages, at the end of a crawl): the next failures slow
         # it down again, as any failures would.
-        if share > self.usual_max or probe.good < FEWEST_GOOD:
+        if share > self.usual_max or probe.failed.count(False) < FEWEST_GOOD:
             return
         if not probe.followed:
             # Perhaps a limiter whose rate is below this pace still: the pace it was
@@ -233,16 +233,14 @@ class PaceController:
 
 @dataclass
 class Probe:
-    """A decrease being judged: the delay and the pace to recover before the first of its
-    decreases, whether it follows one, and the answers since (when the first came, how
-    many, how many good, whether each failed)."""
+    """A decrease being judged: the delay before the first of its decreases and the pace to
+    recover as that one left it, whether it follows one, and the answers since (when the
+    first came, whether each failed)."""
 
     before_delay: float
     before_recover: float
     followed: bool = False
     first_answer_at: float | None = None
-    answers: int = 0
-    good: int = 0
     failed: list[bool] = field(default_factory=list)
 
 

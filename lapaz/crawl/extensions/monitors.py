@@ -101,11 +101,12 @@ class FinishMonitor(FinishReasonMonitor):
     def test_should_finish_with_expected_reason(self):
         expected = self.crawler.settings.getlist("SPIDERMON_EXPECTED_FINISH_REASONS", ("finished",))
         reason = self.stats.get("finish_reason")
-        message = _("the crawl ended with {reason}, not with {expected}").format(
-            reason=reason, expected=", ".join(expected)
-        )
         if reason not in expected:
-            self.fail(message)
+            self.fail(
+                _("the crawl ended with {reason}, not with {expected}").format(
+                    reason=reason, expected=", ".join(expected)
+                )
+            )
 
 
 class KeepResults(Action):
